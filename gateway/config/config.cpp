@@ -1,0 +1,303 @@
+// Reads portgate.toml with toml++, checking every key and value and collecting all problems with lines.
+#include "gateway/config/config.hpp"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "gateway/core/digest.hpp"
+
+namespace portgate::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+class reader {
+public:
+    explicit reader(std::vector<problem>& out) : out_(out) {}
+
+    void add(const toml::node* n, std::string msg) {
+        problem p;
+        if (n) {
+            p.line = static_cast<int>(n->source().begin.line);
+            p.column = static_cast<int>(n->source().begin.column);
+        }
+        p.message = std::move(msg);
+        out_.push_back(std::move(p));
+    }
+    void add(const toml::node& n, std::string msg) { add(&n, std::move(msg)); }
+
+    // Reports keys of `t` that are not in `known`.
+    void unknown_keys(const toml::table& t, std::string_view where, std::initializer_list<std::string_view> known) {
+        for (auto&& [k, v] : t) {
+            bool found = false;
+            for (auto kk : known) found = found || kk == k.str();
+            if (!found) add(v, fmt::format("unknown key '{}' in {}", k.str(), where));
+        }
+    }
+
+    template <class T>
+    std::optional<T> get(const toml::table& t, std::string_view key, std::string_view where, bool required = false) {
+        const toml::node* n = t.get(key);
+        if (!n) {
+            if (required) add(t, fmt::format("{}: missing required key '{}'", where, key));
+            return std::nullopt;
+        }
+        if (auto v = n->value<T>()) return v;
+        add(n, fmt::format("{}.{}: expected {}", where, key, type_name<T>()));
+        return std::nullopt;
+    }
+
+    std::vector<std::string> strings(const toml::table& t, std::string_view key, std::string_view where) {
+        std::vector<std::string> out;
+        const toml::node* n = t.get(key);
+        if (!n) return out;
+        if (auto s = n->value<std::string>()) {
+            out.push_back(*s);
+            return out;
+        }
+        const toml::array* a = n->as_array();
+        if (!a) {
+            add(n, fmt::format("{}.{}: expected a string or an array of strings", where, key));
+            return out;
+        }
+        for (auto&& e : *a) {
+            if (auto s = e.value<std::string>()) out.push_back(*s);
+            else add(e, fmt::format("{}.{}: expected a string", where, key));
+        }
+        return out;
+    }
+
+private:
+    template <class T>
+    static constexpr std::string_view type_name() {
+        if constexpr (std::is_same_v<T, std::string>) return "a string";
+        else if constexpr (std::is_same_v<T, bool>) return "true or false";
+        else return "a number";
+    }
+    std::vector<problem>& out_;
+};
+
+bool parse_listen(std::string_view s, std::string& host, unsigned short& port) {
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    std::string h(s.substr(0, colon));
+    if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    auto ps = s.substr(colon + 1);
+    if (ps.empty() || ps.size() > 5) return false;
+    unsigned p = 0;
+    for (char c : ps) {
+        if (c < '0' || c > '9') return false;
+        p = p * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (p > 65535) return false;
+    host = std::move(h);
+    port = static_cast<unsigned short>(p);
+    return true;
+}
+
+bool valid_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    return true;
+}
+
+bool valid_key_hash(std::string_view h) {
+    if (h.size() != 7 + 64 || h.substr(0, 7) != "sha256:") return false;
+    for (char c : h.substr(7))
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+fs::path resolve(const fs::path& base, const fs::path& p) { return p.is_absolute() ? p : (base / p).lexically_normal(); }
+
+}  // namespace
+
+const partner* config::find_partner(std::string_view id) const {
+    for (auto& p : partners)
+        if (p.id == id) return &p;
+    return nullptr;
+}
+
+const route* config::find_route(std::string_view partner_id, std::string_view qualified_root) const {
+    for (auto& r : routes)
+        if (r.partner == partner_id && r.root == qualified_root) return &r;
+    return nullptr;
+}
+
+std::string hash_api_key(std::string_view key) { return "sha256:" + sha256_hex(key); }
+
+result<config> load(const fs::path& file) {
+    std::vector<problem> problems;
+    reader rd(problems);
+    config cfg;
+    cfg.file = fs::absolute(file).lexically_normal();
+    const fs::path base = cfg.file.parent_path();
+
+    toml::table root;
+    try {
+        root = toml::parse_file(cfg.file.string());
+    } catch (const toml::parse_error& e) {
+        problem p;
+        p.line = static_cast<int>(e.source().begin.line);
+        p.column = static_cast<int>(e.source().begin.column);
+        p.message = std::string(e.description());
+        return error(errc::config_invalid, fmt::format("{}: not valid TOML", file.string()), {std::move(p)});
+    } catch (const std::exception& e) {
+        return error(errc::config_invalid, fmt::format("{}: {}", file.string(), e.what()));
+    }
+
+    rd.unknown_keys(root, "the top level", {"paths", "server", "store", "partner", "route"});
+
+    // [paths]
+    cfg.xsd_dir = resolve(base, "../xsd");
+    cfg.mappings_dir = resolve(base, "../mappings");
+    if (auto* t = root["paths"].as_table()) {
+        rd.unknown_keys(*t, "[paths]", {"xsd", "mappings"});
+        if (auto v = rd.get<std::string>(*t, "xsd", "paths")) cfg.xsd_dir = resolve(base, *v);
+        if (auto v = rd.get<std::string>(*t, "mappings", "paths")) cfg.mappings_dir = resolve(base, *v);
+    }
+    if (!fs::is_directory(cfg.xsd_dir))
+        rd.add(root["paths"].node(), fmt::format("paths.xsd: '{}' is not a directory", cfg.xsd_dir.string()));
+
+    // [server]
+    auto& sv = cfg.server;
+    sv.data_dir = resolve(base, "var");
+    if (auto* t = root["server"].as_table()) {
+        rd.unknown_keys(*t, "[server]",
+                        {"listen", "data_dir", "max_body_bytes", "max_header_bytes", "io_threads", "workers",
+                         "queue_capacity", "request_timeout_ms", "shutdown_grace_ms", "admin_token_hash", "xml"});
+        if (auto v = rd.get<std::string>(*t, "listen", "server")) {
+            if (!parse_listen(*v, sv.listen_host, sv.listen_port))
+                rd.add(t->get("listen"), fmt::format("server.listen: '{}' is not HOST:PORT", *v));
+        }
+        if (auto v = rd.get<std::string>(*t, "data_dir", "server")) sv.data_dir = resolve(base, *v);
+        auto positive = [&](std::string_view key, auto& field, std::int64_t lo, std::int64_t hi) {
+            if (auto v = rd.get<std::int64_t>(*t, key, "server")) {
+                if (*v < lo || *v > hi)
+                    rd.add(t->get(key), fmt::format("server.{}: {} is outside {}..{}", key, *v, lo, hi));
+                else field = static_cast<std::remove_reference_t<decltype(field)>>(*v);
+            }
+        };
+        positive("max_body_bytes", sv.max_body_bytes, 1024, std::int64_t(1) << 32);
+        positive("max_header_bytes", sv.max_header_bytes, 1024, 1 << 20);
+        positive("io_threads", sv.io_threads, 1, 64);
+        positive("workers", sv.workers, 0, 256);
+        positive("queue_capacity", sv.queue_capacity, 1, 1 << 24);
+        std::int64_t ms = sv.request_timeout.count();
+        positive("request_timeout_ms", ms, 100, 3'600'000);
+        sv.request_timeout = std::chrono::milliseconds(ms);
+        ms = sv.shutdown_grace.count();
+        positive("shutdown_grace_ms", ms, 0, 600'000);
+        sv.shutdown_grace = std::chrono::milliseconds(ms);
+        if (auto v = rd.get<std::string>(*t, "admin_token_hash", "server")) {
+            if (!valid_key_hash(*v))
+                rd.add(t->get("admin_token_hash"), "server.admin_token_hash: expected \"sha256:<64 hex digits>\"");
+            else sv.admin_token_hash = *v;
+        }
+        if (auto* x = (*t)["xml"].as_table()) {
+            rd.unknown_keys(*x, "[server.xml]", {"max_depth", "max_elements"});
+            if (auto v = rd.get<std::int64_t>(*x, "max_depth", "server.xml")) {
+                if (*v < 8 || *v > 10'000) rd.add(x->get("max_depth"), "server.xml.max_depth: must be 8..10000");
+                else sv.xml.max_depth = static_cast<int>(*v);
+            }
+            if (auto v = rd.get<std::int64_t>(*x, "max_elements", "server.xml")) {
+                if (*v < 16) rd.add(x->get("max_elements"), "server.xml.max_elements: must be at least 16");
+                else sv.xml.max_elements = static_cast<std::size_t>(*v);
+            }
+        }
+    }
+    sv.xml.max_bytes = sv.max_body_bytes;
+
+    // [store]
+    if (auto* t = root["store"].as_table()) {
+        rd.unknown_keys(*t, "[store]", {"synchronous", "group_commit_max", "group_commit_wait_us"});
+        if (auto v = rd.get<std::string>(*t, "synchronous", "store")) {
+            if (*v != "full" && *v != "normal" && *v != "extra")
+                rd.add(t->get("synchronous"), fmt::format("store.synchronous: '{}' is not full, extra or normal", *v));
+            else cfg.store.synchronous = *v;
+        }
+        if (auto v = rd.get<std::int64_t>(*t, "group_commit_max", "store")) {
+            if (*v < 1 || *v > 100'000) rd.add(t->get("group_commit_max"), "store.group_commit_max: must be 1..100000");
+            else cfg.store.group_commit_max = static_cast<std::size_t>(*v);
+        }
+        if (auto v = rd.get<std::int64_t>(*t, "group_commit_wait_us", "store")) {
+            if (*v < 0 || *v > 1'000'000)
+                rd.add(t->get("group_commit_wait_us"), "store.group_commit_wait_us: must be 0..1000000");
+            else cfg.store.group_commit_wait = std::chrono::microseconds(*v);
+        }
+    }
+
+    // [[partner]]
+    std::set<std::string, std::less<>> partner_ids;
+    std::map<std::string, std::string> key_owner;
+    if (auto* n = root.get("partner")) {
+        auto* arr = n->as_array();
+        if (!arr || !arr->is_array_of_tables()) rd.add(n, "partner: expected [[partner]] tables");
+        else for (auto&& e : *arr) {
+            auto& t = *e.as_table();
+            partner p;
+            p.line = static_cast<int>(t.source().begin.line);
+            rd.unknown_keys(t, "[[partner]]", {"id", "name", "customs_codes", "api_keys", "inbox", "inboxes"});
+            if (auto v = rd.get<std::string>(t, "id", "partner", true)) {
+                if (!valid_id(*v)) rd.add(t.get("id"), fmt::format("partner.id: '{}' must be 1..64 of [A-Za-z0-9._-]", *v));
+                else if (!partner_ids.insert(*v).second) rd.add(t.get("id"), fmt::format("partner.id: '{}' is defined twice", *v));
+                p.id = *v;
+            }
+            if (auto v = rd.get<std::string>(t, "name", "partner")) p.name = *v;
+            p.customs_codes = rd.strings(t, "customs_codes", "partner");
+            for (auto& c : p.customs_codes)
+                if (c.size() != 10 && c.size() != 18)
+                    rd.add(t.get("customs_codes"), fmt::format("partner.customs_codes: '{}' is neither a 10-digit customs code nor an 18-character USCC", c));
+            p.api_key_hashes = rd.strings(t, "api_keys", "partner");
+            for (auto& h : p.api_key_hashes) {
+                if (!valid_key_hash(h))
+                    rd.add(t.get("api_keys"), fmt::format("partner '{}': api_keys hold hashes \"sha256:<64 hex>\" (portgate hash-key KEY), never plain keys", p.id));
+                else if (auto [it, fresh] = key_owner.emplace(h, p.id); !fresh)
+                    rd.add(t.get("api_keys"), fmt::format("partner '{}': an API key is shared with partner '{}'", p.id, it->second));
+            }
+            std::vector<std::string> inboxes = rd.strings(t, "inbox", "partner");
+            for (auto& s : rd.strings(t, "inboxes", "partner")) inboxes.push_back(s);
+            for (auto& s : inboxes) p.inboxes.push_back(resolve(sv.data_dir, s));
+            cfg.partners.push_back(std::move(p));
+        }
+    }
+    if (cfg.partners.empty()) rd.add(&root, "no [[partner]] is defined: nobody could send anything");
+
+    // [[route]]
+    std::set<std::string> route_keys;
+    if (auto* n = root.get("route")) {
+        auto* arr = n->as_array();
+        if (!arr || !arr->is_array_of_tables()) rd.add(n, "route: expected [[route]] tables");
+        else for (auto&& e : *arr) {
+            auto& t = *e.as_table();
+            route r;
+            r.line = static_cast<int>(t.source().begin.line);
+            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema"});
+            if (auto v = rd.get<std::string>(t, "id", "route")) r.id = *v;
+            if (auto v = rd.get<std::string>(t, "partner", "route", true)) {
+                r.partner = *v;
+                if (!partner_ids.count(*v)) rd.add(t.get("partner"), fmt::format("route.partner: no partner '{}' is defined", *v));
+            }
+            if (auto v = rd.get<std::string>(t, "root", "route", true)) {
+                r.root = *v;
+                if (v->empty() || (v->front() == '{' && v->find('}') == std::string::npos) || v->back() == '}')
+                    rd.add(t.get("root"), fmt::format("route.root: '{}' is not \"{{namespace}}LocalName\"", *v));
+            }
+            if (auto v = rd.get<std::string>(t, "schema", "route", true)) r.schema = *v;
+            if (r.id.empty()) r.id = r.partner + ":" + r.root;
+            if (!r.partner.empty() && !r.root.empty() && !route_keys.insert(r.partner + "|" + r.root).second)
+                rd.add(&t, fmt::format("route: partner '{}' already has a route for {}", r.partner, r.root));
+            cfg.routes.push_back(std::move(r));
+        }
+    }
+
+    if (!problems.empty())
+        return error(errc::config_invalid, fmt::format("{}: {} problem(s)", file.string(), problems.size()),
+                     std::move(problems));
+    return cfg;
+}
+
+}  // namespace portgate::config

@@ -1,0 +1,77 @@
+// portgate's configuration: one TOML file holding the server, the store, the partners and the routes.
+// Loading never stops at the first problem: every problem is reported with its line (check-config).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/core/error.hpp"
+#include "gateway/xml/parser.hpp"
+
+namespace portgate::config {
+
+struct server_config {
+    std::string listen_host = "127.0.0.1";
+    unsigned short listen_port = 8080;
+    std::filesystem::path data_dir = "var";
+    std::size_t max_body_bytes = 10 * 1024 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    unsigned io_threads = 1;
+    unsigned workers = 0;               // 0 = one per core
+    std::size_t queue_capacity = 4096;  // jobs waiting for a worker; beyond it: 503 + Retry-After
+    std::chrono::milliseconds request_timeout{30'000};
+    std::chrono::milliseconds shutdown_grace{10'000};
+    std::string admin_token_hash;       // sha256:<hex>; empty = no operator API
+    xml::limits xml;
+};
+
+struct store_config {
+    std::string synchronous = "full";   // full | normal (normal trades the last commits for speed)
+    std::size_t group_commit_max = 512; // operations per transaction at most
+    std::chrono::microseconds group_commit_wait{0};  // extra wait to gather a batch (0 = take what is there)
+};
+
+struct partner {
+    std::string id;
+    std::string name;
+    std::vector<std::string> customs_codes;     // 10-digit customs registration codes / USCC
+    std::vector<std::string> api_key_hashes;    // "sha256:<hex>" of each accepted key
+    std::vector<std::filesystem::path> inboxes; // resolved (absolute or relative to data_dir)
+    int line = 0;
+};
+
+struct route {
+    std::string id;
+    std::string partner;  // partner id
+    std::string root;     // "{namespace}LocalName" of the input document
+    std::string schema;   // catalog name (xsd/catalog.toml) that checks the input
+    int line = 0;
+};
+
+struct config {
+    std::filesystem::path file;       // the config file itself
+    std::filesystem::path xsd_dir;    // resolved
+    std::filesystem::path mappings_dir;
+    server_config server;
+    store_config store;
+    std::vector<partner> partners;
+    std::vector<route> routes;
+
+    const partner* find_partner(std::string_view id) const;
+    const route* find_route(std::string_view partner_id, std::string_view qualified_root) const;
+};
+
+// Loads and checks `file`. On error: errc::config_invalid with one problem per finding (line, message).
+// Relative paths in [paths] resolve against the config file's directory, inboxes against data_dir.
+result<config> load(const std::filesystem::path& file);
+
+// "sha256:<hex>" of a key, as stored in the config.
+std::string hash_api_key(std::string_view key);
+
+}  // namespace portgate::config

@@ -1,0 +1,65 @@
+// Fixed-size thread pool over one bounded FIFO.
+#include "gateway/core/worker_pool.hpp"
+
+namespace portgate {
+
+worker_pool::worker_pool(unsigned threads, std::size_t capacity) : capacity_(capacity ? capacity : 1) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+}
+
+worker_pool::~worker_pool() { stop(); }
+
+bool worker_pool::try_post(job j) {
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_ || jobs_.size() >= capacity_) return false;
+        jobs_.push_back(std::move(j));
+    }
+    has_work_.notify_one();
+    return true;
+}
+
+bool worker_pool::post_wait(job j) {
+    {
+        std::unique_lock lk(mu_);
+        has_room_.wait(lk, [&] { return stopping_ || jobs_.size() < capacity_; });
+        if (stopping_) return false;
+        jobs_.push_back(std::move(j));
+    }
+    has_work_.notify_one();
+    return true;
+}
+
+void worker_pool::stop() {
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+    }
+    has_work_.notify_all();
+    has_room_.notify_all();
+    for (auto& t : threads_)
+        if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+}
+
+std::size_t worker_pool::queued() const {
+    std::lock_guard lk(mu_);
+    return jobs_.size();
+}
+
+void worker_pool::run() {
+    for (;;) {
+        job j;
+        {
+            std::unique_lock lk(mu_);
+            has_work_.wait(lk, [&] { return stopping_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // stopping and drained
+            j = std::move(jobs_.front());
+            jobs_.pop_front();
+        }
+        has_room_.notify_one();
+        j();
+    }
+}
+
+}  // namespace portgate

@@ -1,0 +1,62 @@
+// The intake stages shared by every channel (HTTP, folders): parse once with the hardened parser, find
+// the route for (partner, root element), validate against the route's schema, then hand the exchange to
+// the store with its verdict. The answer is given only after the store's commit is durable.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/config/config.hpp"
+#include "gateway/core/error.hpp"
+#include "gateway/core/metrics.hpp"
+#include "gateway/store/store.hpp"
+#include "gateway/xsd/validator.hpp"
+
+namespace portgate::intake {
+
+struct submission {
+    const config::partner* partner = nullptr;
+    std::string channel;          // http | folder
+    std::string bytes;
+    std::string idempotency_key;  // "" = none
+    std::string source_name;      // file name (folder)
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+struct outcome {
+    errc code = errc::ok;         // ok, a verdict (schema_invalid, xml_*, no_route) or an error
+    bool stored = false;          // true when the message (accepted or rejected) is durable
+    bool duplicate = false;       // an earlier message with the same idempotency key answered
+    std::string id, state, type;
+    std::string message;
+    std::vector<problem> problems;
+};
+
+class pipeline {
+public:
+    pipeline(const config::config& cfg, std::shared_ptr<const xsd::catalog> catalog, store::store& st, metrics& m);
+
+    // Runs the stages on the calling (worker) thread and submits to the store; `done` runs once the
+    // outcome is durable (on the store's writer thread) or at once when nothing could be stored.
+    void process(submission s, std::function<void(outcome)> done);
+
+    // Checks that every route's schema exists in the catalog. Problems carry the config line.
+    static std::vector<problem> check_routes(const config::config& cfg, const xsd::catalog& catalog);
+
+private:
+    const config::config& cfg_;
+    std::shared_ptr<const xsd::catalog> catalog_;
+    store::store& store_;
+    metrics& metrics_;
+    histogram* stage_parse_;
+    histogram* stage_validate_;
+    histogram* stored_latency_;
+};
+
+// JSON text of problems for events and error reports.
+std::string problems_json(const std::vector<problem>& problems);
+
+}  // namespace portgate::intake

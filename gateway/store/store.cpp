@@ -1,0 +1,530 @@
+// SQLite implementation of the message store: migrations, the group-commit writer, read connections.
+#include "gateway/store/store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+namespace portgate::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct db_deleter {
+    void operator()(sqlite3* d) const noexcept { sqlite3_close_v2(d); }
+};
+using db_ptr = std::unique_ptr<sqlite3, db_deleter>;
+struct stmt_deleter {
+    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+};
+using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_deleter>;
+
+// Versioned migrations: append only; a version once released is never edited.
+struct migration {
+    int version;
+    const char* sql;
+};
+constexpr migration migrations[] = {
+    {1, R"sql(
+CREATE TABLE message (
+  seq             INTEGER PRIMARY KEY,
+  id              TEXT NOT NULL UNIQUE,
+  partner         TEXT NOT NULL,
+  direction       TEXT NOT NULL DEFAULT 'in',
+  channel         TEXT NOT NULL,
+  root            TEXT NOT NULL DEFAULT '',
+  type            TEXT NOT NULL DEFAULT '',
+  state           TEXT NOT NULL,
+  error_code      TEXT NOT NULL DEFAULT '',
+  doc_guid        TEXT NOT NULL DEFAULT '',
+  idempotency_key TEXT NOT NULL DEFAULT '',
+  source_name     TEXT NOT NULL DEFAULT '',
+  size            INTEGER NOT NULL,
+  sha256          TEXT NOT NULL,
+  received_at     INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+);
+CREATE INDEX message_partner_seq ON message(partner, seq);
+CREATE INDEX message_state_seq ON message(state, seq);
+CREATE INDEX message_type_seq ON message(type, seq);
+CREATE INDEX message_doc_guid ON message(doc_guid) WHERE doc_guid <> '';
+
+CREATE TABLE payload (
+  message_seq INTEGER NOT NULL REFERENCES message(seq),
+  stage       TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  bytes       BLOB NOT NULL,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (message_seq, stage, version)
+) WITHOUT ROWID;
+
+CREATE TABLE event (
+  seq         INTEGER PRIMARY KEY,
+  message_seq INTEGER NOT NULL REFERENCES message(seq),
+  at          INTEGER NOT NULL,
+  kind        TEXT NOT NULL,
+  state       TEXT NOT NULL DEFAULT '',
+  code        TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX event_message ON event(message_seq, seq);
+CREATE TRIGGER event_append_only_update BEFORE UPDATE ON event
+  BEGIN SELECT RAISE(ABORT, 'event is append-only'); END;
+CREATE TRIGGER event_append_only_delete BEFORE DELETE ON event
+  BEGIN SELECT RAISE(ABORT, 'event is append-only'); END;
+
+CREATE TABLE idempotency (
+  partner     TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  message_seq INTEGER NOT NULL REFERENCES message(seq),
+  PRIMARY KEY (partner, key)
+) WITHOUT ROWID;
+)sql"},
+};
+
+std::string sqlite_error(sqlite3* db, std::string_view what) {
+    return fmt::format("{}: {} (sqlite {})", what, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+}
+
+result<db_ptr> open_db(const fs::path& file, bool readonly) {
+    sqlite3* raw = nullptr;
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
+    db_ptr db(raw);
+    if (rc != SQLITE_OK)
+        return error(errc::store_failed, fmt::format("cannot open {}: {}", file.string(), raw ? sqlite3_errmsg(raw) : "out of memory"));
+    sqlite3_busy_timeout(db.get(), 10'000);
+    sqlite3_extended_result_codes(db.get(), 1);
+    return db;
+}
+
+status exec(sqlite3* db, const std::string& sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+        std::string m = msg ? msg : "unknown";
+        sqlite3_free(msg);
+        return error(errc::store_failed, fmt::format("{}: {}", sql.substr(0, 60), m));
+    }
+    return ok();
+}
+
+result<stmt_ptr> prepare(sqlite3* db, std::string_view sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+        return error(errc::store_failed, sqlite_error(db, "prepare"));
+    return stmt_ptr(s);
+}
+
+void bind(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
+void bind(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
+void bind_blob(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
+std::string col_text(sqlite3_stmt* s, int i) {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i))) : std::string();
+}
+
+struct reset_guard {
+    sqlite3_stmt* s;
+    ~reset_guard() { sqlite3_reset(s); sqlite3_clear_bindings(s); }
+};
+
+constexpr const char* message_columns =
+    "seq, id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, source_name, sha256, "
+    "size, received_at, updated_at";
+
+message_view read_message(sqlite3_stmt* s) {
+    message_view m;
+    m.seq = sqlite3_column_int64(s, 0);
+    m.id = col_text(s, 1);
+    m.partner = col_text(s, 2);
+    m.channel = col_text(s, 3);
+    m.root = col_text(s, 4);
+    m.type = col_text(s, 5);
+    m.state = col_text(s, 6);
+    m.error_code = col_text(s, 7);
+    m.doc_guid = col_text(s, 8);
+    m.idempotency_key = col_text(s, 9);
+    m.source_name = col_text(s, 10);
+    m.sha256 = col_text(s, 11);
+    m.size = sqlite3_column_int64(s, 12);
+    m.received_at = sqlite3_column_int64(s, 13);
+    m.updated_at = sqlite3_column_int64(s, 14);
+    return m;
+}
+
+}  // namespace
+
+millis now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct store::impl {
+    fs::path file;
+    config::store_config cfg;
+    int version = 0;
+
+    // Writer side: only the writer thread touches wdb and its statements after open().
+    db_ptr wdb;
+    stmt_ptr find_idem, insert_msg, insert_payload, insert_event, insert_idem, begin, commit, rollback;
+
+    struct op {
+        new_message msg;
+        completion done;
+    };
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    std::deque<op> queue;
+    bool closing = false;
+    std::thread writer;
+    std::atomic<std::uint64_t> commits{0}, operations{0}, max_batch{0};
+
+    // Read side.
+    mutable std::mutex rmu;
+    mutable std::vector<db_ptr> readers;
+
+    result<db_ptr> take_reader() const {
+        {
+            std::lock_guard lk(rmu);
+            if (!readers.empty()) {
+                db_ptr d = std::move(readers.back());
+                readers.pop_back();
+                return d;
+            }
+        }
+        return open_db(file, true);
+    }
+    void give_reader(db_ptr d) const {
+        std::lock_guard lk(rmu);
+        if (readers.size() < 16) readers.push_back(std::move(d));
+    }
+
+    status migrate() {
+        auto st = exec(wdb.get(), "CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+        if (!st) return st;
+        auto q = prepare(wdb.get(), "SELECT COALESCE(MAX(version), 0) FROM schema_migration");
+        if (!q) return q.err();
+        if (sqlite3_step(q->get()) == SQLITE_ROW) version = sqlite3_column_int(q->get(), 0);
+        constexpr int latest = migrations[std::size(migrations) - 1].version;
+        if (version > latest)
+            return error(errc::store_failed, fmt::format("{} has schema version {}, newer than this portgate ({})", file.string(), version, latest));
+        for (auto& m : migrations) {
+            if (m.version <= version) continue;
+            if (auto s = exec(wdb.get(), "BEGIN IMMEDIATE"); !s) return s;
+            auto s = exec(wdb.get(), m.sql);
+            if (s) s = exec(wdb.get(), fmt::format("INSERT INTO schema_migration VALUES ({}, {})", m.version, now_ms()));
+            if (!s) {
+                exec(wdb.get(), "ROLLBACK");
+                return error(errc::store_failed, fmt::format("migration {} failed: {}", m.version, s.err().message));
+            }
+            if (auto c = exec(wdb.get(), "COMMIT"); !c) return c;
+            version = m.version;
+            spdlog::info("store: applied migration {}", m.version);
+        }
+        return ok();
+    }
+
+    status prepare_writer() {
+        auto p = [&](stmt_ptr& out, std::string_view sql) -> status {
+            auto r = prepare(wdb.get(), sql);
+            if (!r) return r.err();
+            out = std::move(r.value());
+            return ok();
+        };
+        status s = ok();
+        if (s) s = p(find_idem, "SELECT m.id, m.state, m.type FROM idempotency i JOIN message m ON m.seq = i.message_seq WHERE i.partner = ? AND i.key = ?");
+        if (s) s = p(insert_msg, "INSERT INTO message (id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, "
+                                  "source_name, size, sha256, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        if (s) s = p(insert_payload, "INSERT INTO payload (message_seq, stage, version, bytes, created_at) VALUES (?,?,1,?,?)");
+        if (s) s = p(insert_event, "INSERT INTO event (message_seq, at, kind, state, code, detail) VALUES (?,?,?,?,?,?)");
+        if (s) s = p(insert_idem, "INSERT INTO idempotency (partner, key, message_seq) VALUES (?,?,?)");
+        if (s) s = p(begin, "BEGIN IMMEDIATE");
+        if (s) s = p(commit, "COMMIT");
+        if (s) s = p(rollback, "ROLLBACK");
+        return s;
+    }
+
+    bool step_done(sqlite3_stmt* s) {
+        reset_guard g{s};
+        return sqlite3_step(s) == SQLITE_DONE;
+    }
+
+    // Applies one operation inside the open transaction. Value: what to answer. Error: this operation
+    // failed (its partial writes are undone by the savepoint); the batch goes on.
+    result<stored> apply(const new_message& m) {
+        if (!m.idempotency_key.empty()) {
+            reset_guard g{find_idem.get()};
+            bind(find_idem.get(), 1, m.partner);
+            bind(find_idem.get(), 2, m.idempotency_key);
+            if (sqlite3_step(find_idem.get()) == SQLITE_ROW)
+                return stored{col_text(find_idem.get(), 0), col_text(find_idem.get(), 1), col_text(find_idem.get(), 2), true};
+        }
+        exec(wdb.get(), "SAVEPOINT op");
+        auto fail = [&](std::string_view what) -> result<stored> {
+            std::string msg = sqlite_error(wdb.get(), what);
+            exec(wdb.get(), "ROLLBACK TO op");
+            exec(wdb.get(), "RELEASE op");
+            return error(errc::store_failed, msg);
+        };
+        const millis now = now_ms();
+        {
+            auto* s = insert_msg.get();
+            reset_guard g{s};
+            bind(s, 1, m.id); bind(s, 2, m.partner); bind(s, 3, m.channel); bind(s, 4, m.root); bind(s, 5, m.type);
+            bind(s, 6, m.state); bind(s, 7, m.error_code); bind(s, 8, m.doc_guid); bind(s, 9, m.idempotency_key);
+            bind(s, 10, m.source_name); bind(s, 11, static_cast<std::int64_t>(m.bytes.size())); bind(s, 12, m.sha256);
+            bind(s, 13, m.received_at); bind(s, 14, now);
+            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert message");
+        }
+        const std::int64_t seq = sqlite3_last_insert_rowid(wdb.get());
+        {
+            auto* s = insert_payload.get();
+            reset_guard g{s};
+            bind(s, 1, seq); bind(s, 2, std::string("inbound")); bind_blob(s, 3, m.bytes); bind(s, 4, now);
+            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert payload");
+        }
+        for (auto& e : m.events) {
+            auto* s = insert_event.get();
+            reset_guard g{s};
+            bind(s, 1, seq); bind(s, 2, now); bind(s, 3, e.kind); bind(s, 4, e.state); bind(s, 5, e.code); bind(s, 6, e.detail);
+            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert event");
+        }
+        if (!m.idempotency_key.empty()) {
+            auto* s = insert_idem.get();
+            reset_guard g{s};
+            bind(s, 1, m.partner); bind(s, 2, m.idempotency_key); bind(s, 3, seq);
+            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert idempotency key");
+        }
+        exec(wdb.get(), "RELEASE op");
+        return stored{m.id, m.state, m.type, false};
+    }
+
+    void run() {
+        std::vector<op> batch;
+        std::vector<result<stored>> results;
+        for (;;) {
+            {
+                std::unique_lock lk(mu);
+                cv.wait(lk, [&] { return closing || !queue.empty(); });
+                if (queue.empty() && closing) return;
+                if (cfg.group_commit_wait.count() > 0 && queue.size() < cfg.group_commit_max && !closing)
+                    cv.wait_for(lk, cfg.group_commit_wait, [&] { return closing || queue.size() >= cfg.group_commit_max; });
+                while (!queue.empty() && batch.size() < cfg.group_commit_max) {
+                    batch.push_back(std::move(queue.front()));
+                    queue.pop_front();
+                }
+            }
+            results.clear();
+            bool committed = step_done(begin.get());
+            std::string failure = committed ? "" : sqlite_error(wdb.get(), "begin");
+            if (committed) {
+                for (auto& o : batch) results.push_back(apply(o.msg));
+                committed = step_done(commit.get());
+                if (!committed) {
+                    failure = sqlite_error(wdb.get(), "commit");
+                    step_done(rollback.get());
+                }
+            }
+            if (committed) {
+                commits.fetch_add(1, std::memory_order_relaxed);
+                operations.fetch_add(batch.size(), std::memory_order_relaxed);
+                if (batch.size() > max_batch.load(std::memory_order_relaxed)) max_batch.store(batch.size(), std::memory_order_relaxed);
+                for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+            } else {
+                spdlog::error("store: group commit of {} operation(s) failed: {}", batch.size(), failure);
+                for (auto& o : batch) o.done(error(errc::store_failed, failure));
+            }
+            batch.clear();
+        }
+    }
+};
+
+result<std::unique_ptr<store>> store::open(const fs::path& data_dir, const config::store_config& cfg) {
+    std::error_code ec;
+    fs::create_directories(data_dir, ec);
+    if (ec) return error(errc::store_failed, fmt::format("cannot create {}: {}", data_dir.string(), ec.message()));
+    std::unique_ptr<store> s(new store());
+    s->impl_ = std::make_unique<impl>();
+    auto& im = *s->impl_;
+    im.file = data_dir / "portgate.db";
+    im.cfg = cfg;
+    if (im.cfg.group_commit_max == 0) im.cfg.group_commit_max = 1;
+    auto db = open_db(im.file, false);
+    if (!db) return db.err();
+    im.wdb = std::move(db.value());
+    std::string sync = cfg.synchronous == "normal" ? "NORMAL" : cfg.synchronous == "extra" ? "EXTRA" : "FULL";
+    for (std::string pragma : {std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync,
+                               std::string("PRAGMA foreign_keys=ON"), std::string("PRAGMA temp_store=MEMORY")}) {
+        if (auto st = exec(im.wdb.get(), pragma); !st) return st.err();
+    }
+    if (auto st = im.migrate(); !st) return st.err();
+    if (auto st = im.prepare_writer(); !st) return st.err();
+    im.writer = std::thread([&im] { im.run(); });
+    return s;
+}
+
+store::~store() { close(); }
+
+void store::close() {
+    if (!impl_) return;
+    {
+        std::lock_guard lk(impl_->mu);
+        if (impl_->closing && !impl_->writer.joinable()) return;
+        impl_->closing = true;
+    }
+    impl_->cv.notify_all();
+    if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+void store::submit(new_message m, completion done) {
+    {
+        std::lock_guard lk(impl_->mu);
+        if (impl_->closing) {
+            done(error(errc::shutting_down, "the store is closing"));
+            return;
+        }
+        impl_->queue.push_back({std::move(m), std::move(done)});
+    }
+    impl_->cv.notify_one();
+}
+
+result<stored> store::submit_wait(new_message m) {
+    std::promise<result<stored>> p;
+    auto f = p.get_future();
+    submit(std::move(m), [&p](result<stored> r) { p.set_value(std::move(r)); });
+    return f.get();
+}
+
+result<std::optional<message_view>> store::get(const std::string& id, const std::string& partner) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto q = prepare(db->get(), fmt::format("SELECT {} FROM message WHERE id = ?", message_columns));
+    if (!q) return q.err();
+    bind(q->get(), 1, id);
+    std::optional<message_view> out;
+    int rc = sqlite3_step(q->get());
+    if (rc == SQLITE_ROW) {
+        message_view m = read_message(q->get());
+        if (partner.empty() || m.partner == partner) out = std::move(m);
+    } else if (rc != SQLITE_DONE) {
+        return error(errc::store_failed, sqlite_error(db->get(), "get message"));
+    }
+    if (out) {
+        auto e = prepare(db->get(), "SELECT seq, at, kind, state, code, detail FROM event WHERE message_seq = ? ORDER BY seq");
+        if (!e) return e.err();
+        bind(e->get(), 1, out->seq);
+        while ((rc = sqlite3_step(e->get())) == SQLITE_ROW)
+            out->events.push_back({sqlite3_column_int64(e->get(), 0), sqlite3_column_int64(e->get(), 1), col_text(e->get(), 2),
+                                   col_text(e->get(), 3), col_text(e->get(), 4), col_text(e->get(), 5)});
+        if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "get events"));
+    }
+    q->reset();
+    impl_->give_reader(std::move(db.value()));
+    return out;
+}
+
+result<page> store::list(const query& qy) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    std::string sql = fmt::format("SELECT {} FROM message WHERE 1=1", message_columns);
+    std::vector<std::string> texts;
+    std::vector<std::pair<int, std::int64_t>> ints;
+    int n = 0;
+    auto text = [&](std::string_view clause, const std::string& v) {
+        sql += clause;
+        texts.push_back(v);
+        ints.push_back({++n, -1});
+    };
+    auto num = [&](std::string_view clause, std::int64_t v) {
+        sql += clause;
+        texts.emplace_back();
+        ints.push_back({++n, v});
+    };
+    if (!qy.partner.empty()) text(" AND partner = ?", qy.partner);
+    if (!qy.state.empty()) text(" AND state = ?", qy.state);
+    if (!qy.type.empty()) text(" AND type = ?", qy.type);
+    if (qy.from) num(" AND received_at >= ?", *qy.from);
+    if (qy.to) num(" AND received_at < ?", *qy.to);
+    if (qy.before_seq) num(" AND seq < ?", *qy.before_seq);
+    if (!qy.q.empty()) {
+        sql += " AND (id = ? OR doc_guid = ? OR idempotency_key = ? OR source_name = ?)";
+        for (int i = 0; i < 4; ++i) {
+            texts.push_back(qy.q);
+            ints.push_back({++n, -1});
+        }
+    }
+    int limit = std::clamp(qy.limit, 1, 500);
+    sql += fmt::format(" ORDER BY seq DESC LIMIT {}", limit + 1);
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db->get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
+        return error(errc::store_failed, sqlite_error(db->get(), "list"));
+    stmt_ptr st(raw);
+    for (std::size_t i = 0; i < ints.size(); ++i) {
+        if (ints[i].second >= 0 && texts[i].empty()) bind(st.get(), ints[i].first, ints[i].second);
+        else bind(st.get(), ints[i].first, texts[i]);
+    }
+    page pg;
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) pg.items.push_back(read_message(st.get()));
+    if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "list"));
+    if (pg.items.size() > static_cast<std::size_t>(limit)) {
+        pg.items.pop_back();
+        pg.next_cursor = pg.items.back().seq;
+    }
+    st.reset();
+    impl_->give_reader(std::move(db.value()));
+    return pg;
+}
+
+result<std::optional<std::string>> store::payload(const std::string& id, const std::string& stage) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto q = prepare(db->get(), "SELECT p.bytes FROM payload p JOIN message m ON m.seq = p.message_seq "
+                                "WHERE m.id = ? AND p.stage = ? ORDER BY p.version DESC LIMIT 1");
+    if (!q) return q.err();
+    bind(q->get(), 1, id);
+    bind(q->get(), 2, stage);
+    std::optional<std::string> out;
+    int rc = sqlite3_step(q->get());
+    if (rc == SQLITE_ROW) {
+        auto p = static_cast<const char*>(sqlite3_column_blob(q->get(), 0));
+        out = std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q->get(), 0)));
+    } else if (rc != SQLITE_DONE) {
+        return error(errc::store_failed, sqlite_error(db->get(), "payload"));
+    }
+    q->reset();
+    impl_->give_reader(std::move(db.value()));
+    return out;
+}
+
+result<std::int64_t> store::count() const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto q = prepare(db->get(), "SELECT COUNT(*) FROM message");
+    if (!q) return q.err();
+    std::int64_t n = 0;
+    if (sqlite3_step(q->get()) == SQLITE_ROW) n = sqlite3_column_int64(q->get(), 0);
+    q->reset();
+    impl_->give_reader(std::move(db.value()));
+    return n;
+}
+
+int store::schema_version() const { return impl_->version; }
+
+stats store::writer_stats() const {
+    return {impl_->commits.load(), impl_->operations.load(), impl_->max_batch.load()};
+}
+
+std::size_t store::pending() const {
+    std::lock_guard lk(impl_->mu);
+    return impl_->queue.size();
+}
+
+}  // namespace portgate::store

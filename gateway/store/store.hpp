@@ -1,0 +1,122 @@
+// The message store on SQLite (WAL): messages, versioned payloads, the append-only event trail and
+// idempotency keys. One writer thread applies operations in batches (group commit: one transaction and
+// one fsync for everything that arrived together); completions run after the commit is durable, which
+// is what lets intake acknowledge only what is stored. Reads use a small pool of read connections.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/config/config.hpp"
+#include "gateway/core/error.hpp"
+
+namespace portgate::store {
+
+using millis = std::int64_t;  // milliseconds since the Unix epoch, UTC
+millis now_ms();
+
+struct new_event {
+    std::string kind;     // received | validated | rejected | …
+    std::string state;    // state after the event ("" = unchanged)
+    std::string code;     // error code (PG-nnn) for verdicts
+    std::string detail;   // JSON text
+};
+
+// A document arriving from a partner, with the verdict of the intake stages already decided.
+struct new_message {
+    std::string id;               // public id (ULID)
+    std::string partner;
+    std::string channel;          // http | folder
+    std::string root;             // "{ns}local" (empty when unparseable)
+    std::string type;             // e.g. CEB311Message
+    std::string doc_guid;         // the document's own guid attribute when present
+    std::string idempotency_key;  // "" = none
+    std::string source_name;      // file name for folder intake
+    std::string state;            // final state of the intake stages (VALIDATED or REJECTED)
+    std::string error_code;       // PG-nnn when rejected
+    std::string bytes;            // exact bytes received
+    std::string sha256;
+    millis received_at = 0;
+    std::vector<new_event> events;
+};
+
+struct stored {
+    std::string id;
+    std::string state;
+    std::string type;
+    bool duplicate = false;  // an earlier message with the same idempotency key answered
+};
+
+struct event_view {
+    std::int64_t seq = 0;
+    millis at = 0;
+    std::string kind, state, code, detail;
+};
+
+struct message_view {
+    std::int64_t seq = 0;
+    std::string id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, source_name, sha256;
+    std::int64_t size = 0;
+    millis received_at = 0, updated_at = 0;
+    std::vector<event_view> events;  // filled by get()
+};
+
+struct query {
+    std::string partner;  // "" = all (operators only)
+    std::string state, type, q;
+    std::optional<millis> from, to;
+    std::optional<std::int64_t> before_seq;  // cursor: rows with seq < this
+    int limit = 50;
+};
+
+struct page {
+    std::vector<message_view> items;
+    std::optional<std::int64_t> next_cursor;
+};
+
+struct stats {
+    std::uint64_t commits = 0, operations = 0, max_batch = 0;
+};
+
+class store {
+public:
+    using completion = std::function<void(result<stored>)>;
+
+    // Opens (creating if needed) `<data_dir>/portgate.db`, applies pending migrations, starts the writer.
+    static result<std::unique_ptr<store>> open(const std::filesystem::path& data_dir, const config::store_config& cfg);
+    ~store();
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    // Queues the message for the next group commit; `done` runs on the writer thread after the commit
+    // (durable) or with errc::store_failed. Keep `done` short: post elsewhere for real work.
+    void submit(new_message m, completion done);
+    // Blocking convenience over submit().
+    result<stored> submit_wait(new_message m);
+
+    // A message with its events; `partner` non-empty restricts to that partner (others: not found).
+    result<std::optional<message_view>> get(const std::string& id, const std::string& partner = {}) const;
+    result<page> list(const query& q) const;
+    // The stored bytes of a stage ("inbound"), latest version.
+    result<std::optional<std::string>> payload(const std::string& id, const std::string& stage) const;
+    result<std::int64_t> count() const;
+
+    int schema_version() const;
+    stats writer_stats() const;
+    std::size_t pending() const;
+    // Stops accepting, commits everything queued, joins the writer. Idempotent.
+    void close();
+
+private:
+    store() = default;
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace portgate::store

@@ -287,7 +287,8 @@ struct store::impl {
         {
             auto* s = insert_payload.get();
             reset_guard g{s};
-            bind(s, 1, seq); bind(s, 2, std::string("inbound")); bind_blob(s, 3, m.bytes); bind(s, 4, now);
+            static const std::string inbound = "inbound";
+            bind(s, 1, seq); bind(s, 2, inbound); bind_blob(s, 3, m.bytes); bind(s, 4, now);
             if (sqlite3_step(s) != SQLITE_DONE) return fail("insert payload");
         }
         for (auto& e : m.events) {

@@ -362,6 +362,8 @@ private:
 
     void on_header(beast::error_code ec, std::size_t) {
         if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || ec == beast::error::timeout) return close();
+        if (ec == http::error::body_limit)
+            return send(error_response(errc::payload_too_large, fmt::format("body is over the limit of {} bytes", cfg_.max_body_bytes), {}, 11, false));
         if (ec == http::error::header_limit) {
             return send(error_response(errc::bad_request, "request headers are larger than the limit", {}, 11, false));
         }

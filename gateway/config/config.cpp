@@ -294,9 +294,10 @@ result<config> load(const fs::path& file) {
         }
     }
 
-    if (!problems.empty())
-        return error(errc::config_invalid, fmt::format("{}: {} problem(s)", file.string(), problems.size()),
-                     std::move(problems));
+    if (!problems.empty()) {
+        std::string summary = fmt::format("{}: {} problem(s)", file.string(), problems.size());
+        return error(errc::config_invalid, std::move(summary), std::move(problems));
+    }
     return cfg;
 }
 

@@ -7,6 +7,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -123,8 +124,8 @@ result<stmt_ptr> prepare(sqlite3* db, std::string_view sql) {
     return stmt_ptr(s);
 }
 
-void bind(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
-void bind(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
+void bind_value(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
+void bind_value(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
 void bind_blob(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
 std::string col_text(sqlite3_stmt* s, int i) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
@@ -261,8 +262,8 @@ struct store::impl {
     result<stored> apply(const new_message& m) {
         if (!m.idempotency_key.empty()) {
             reset_guard g{find_idem.get()};
-            bind(find_idem.get(), 1, m.partner);
-            bind(find_idem.get(), 2, m.idempotency_key);
+            bind_value(find_idem.get(), 1, m.partner);
+            bind_value(find_idem.get(), 2, m.idempotency_key);
             if (sqlite3_step(find_idem.get()) == SQLITE_ROW)
                 return stored{col_text(find_idem.get(), 0), col_text(find_idem.get(), 1), col_text(find_idem.get(), 2), true};
         }
@@ -277,10 +278,10 @@ struct store::impl {
         {
             auto* s = insert_msg.get();
             reset_guard g{s};
-            bind(s, 1, m.id); bind(s, 2, m.partner); bind(s, 3, m.channel); bind(s, 4, m.root); bind(s, 5, m.type);
-            bind(s, 6, m.state); bind(s, 7, m.error_code); bind(s, 8, m.doc_guid); bind(s, 9, m.idempotency_key);
-            bind(s, 10, m.source_name); bind(s, 11, static_cast<std::int64_t>(m.bytes.size())); bind(s, 12, m.sha256);
-            bind(s, 13, m.received_at); bind(s, 14, now);
+            bind_value(s, 1, m.id); bind_value(s, 2, m.partner); bind_value(s, 3, m.channel); bind_value(s, 4, m.root); bind_value(s, 5, m.type);
+            bind_value(s, 6, m.state); bind_value(s, 7, m.error_code); bind_value(s, 8, m.doc_guid); bind_value(s, 9, m.idempotency_key);
+            bind_value(s, 10, m.source_name); bind_value(s, 11, static_cast<std::int64_t>(m.bytes.size())); bind_value(s, 12, m.sha256);
+            bind_value(s, 13, m.received_at); bind_value(s, 14, now);
             if (sqlite3_step(s) != SQLITE_DONE) return fail("insert message");
         }
         const std::int64_t seq = sqlite3_last_insert_rowid(wdb.get());
@@ -288,19 +289,19 @@ struct store::impl {
             auto* s = insert_payload.get();
             reset_guard g{s};
             static const std::string inbound = "inbound";
-            bind(s, 1, seq); bind(s, 2, inbound); bind_blob(s, 3, m.bytes); bind(s, 4, now);
+            bind_value(s, 1, seq); bind_value(s, 2, inbound); bind_blob(s, 3, m.bytes); bind_value(s, 4, now);
             if (sqlite3_step(s) != SQLITE_DONE) return fail("insert payload");
         }
         for (auto& e : m.events) {
             auto* s = insert_event.get();
             reset_guard g{s};
-            bind(s, 1, seq); bind(s, 2, now); bind(s, 3, e.kind); bind(s, 4, e.state); bind(s, 5, e.code); bind(s, 6, e.detail);
+            bind_value(s, 1, seq); bind_value(s, 2, now); bind_value(s, 3, e.kind); bind_value(s, 4, e.state); bind_value(s, 5, e.code); bind_value(s, 6, e.detail);
             if (sqlite3_step(s) != SQLITE_DONE) return fail("insert event");
         }
         if (!m.idempotency_key.empty()) {
             auto* s = insert_idem.get();
             reset_guard g{s};
-            bind(s, 1, m.partner); bind(s, 2, m.idempotency_key); bind(s, 3, seq);
+            bind_value(s, 1, m.partner); bind_value(s, 2, m.idempotency_key); bind_value(s, 3, seq);
             if (sqlite3_step(s) != SQLITE_DONE) return fail("insert idempotency key");
         }
         exec(wdb.get(), "RELEASE op");
@@ -387,12 +388,12 @@ void store::close() {
 void store::submit(new_message m, completion done) {
     {
         std::lock_guard lk(impl_->mu);
-        if (impl_->closing) {
-            done(error(errc::shutting_down, "the store is closing"));
-            return;
+        if (!impl_->closing) {
+            impl_->queue.push_back({std::move(m), std::move(done)});
+            done = nullptr;
         }
-        impl_->queue.push_back({std::move(m), std::move(done)});
     }
+    if (done) return done(error(errc::shutting_down, "the store is closing"));
     impl_->cv.notify_one();
 }
 
@@ -408,7 +409,7 @@ result<std::optional<message_view>> store::get(const std::string& id, const std:
     if (!db) return db.err();
     auto q = prepare(db->get(), fmt::format("SELECT {} FROM message WHERE id = ?", message_columns));
     if (!q) return q.err();
-    bind(q->get(), 1, id);
+    bind_value(q->get(), 1, id);
     std::optional<message_view> out;
     int rc = sqlite3_step(q->get());
     if (rc == SQLITE_ROW) {
@@ -420,7 +421,7 @@ result<std::optional<message_view>> store::get(const std::string& id, const std:
     if (out) {
         auto e = prepare(db->get(), "SELECT seq, at, kind, state, code, detail FROM event WHERE message_seq = ? ORDER BY seq");
         if (!e) return e.err();
-        bind(e->get(), 1, out->seq);
+        bind_value(e->get(), 1, out->seq);
         while ((rc = sqlite3_step(e->get())) == SQLITE_ROW)
             out->events.push_back({sqlite3_column_int64(e->get(), 0), sqlite3_column_int64(e->get(), 1), col_text(e->get(), 2),
                                    col_text(e->get(), 3), col_text(e->get(), 4), col_text(e->get(), 5)});
@@ -435,18 +436,14 @@ result<page> store::list(const query& qy) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
     std::string sql = fmt::format("SELECT {} FROM message WHERE 1=1", message_columns);
-    std::vector<std::string> texts;
-    std::vector<std::pair<int, std::int64_t>> ints;
-    int n = 0;
+    std::vector<std::variant<std::string, std::int64_t>> args;
     auto text = [&](std::string_view clause, const std::string& v) {
         sql += clause;
-        texts.push_back(v);
-        ints.push_back({++n, -1});
+        args.emplace_back(v);
     };
     auto num = [&](std::string_view clause, std::int64_t v) {
         sql += clause;
-        texts.emplace_back();
-        ints.push_back({++n, v});
+        args.emplace_back(v);
     };
     if (!qy.partner.empty()) text(" AND partner = ?", qy.partner);
     if (!qy.state.empty()) text(" AND state = ?", qy.state);
@@ -456,10 +453,7 @@ result<page> store::list(const query& qy) const {
     if (qy.before_seq) num(" AND seq < ?", *qy.before_seq);
     if (!qy.q.empty()) {
         sql += " AND (id = ? OR doc_guid = ? OR idempotency_key = ? OR source_name = ?)";
-        for (int i = 0; i < 4; ++i) {
-            texts.push_back(qy.q);
-            ints.push_back({++n, -1});
-        }
+        for (int i = 0; i < 4; ++i) args.emplace_back(qy.q);
     }
     int limit = std::clamp(qy.limit, 1, 500);
     sql += fmt::format(" ORDER BY seq DESC LIMIT {}", limit + 1);
@@ -467,9 +461,10 @@ result<page> store::list(const query& qy) const {
     if (sqlite3_prepare_v2(db->get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
         return error(errc::store_failed, sqlite_error(db->get(), "list"));
     stmt_ptr st(raw);
-    for (std::size_t i = 0; i < ints.size(); ++i) {
-        if (ints[i].second >= 0 && texts[i].empty()) bind(st.get(), ints[i].first, ints[i].second);
-        else bind(st.get(), ints[i].first, texts[i]);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const int idx = static_cast<int>(i) + 1;
+        if (auto* t = std::get_if<std::string>(&args[i])) bind_value(st.get(), idx, *t);
+        else bind_value(st.get(), idx, std::get<std::int64_t>(args[i]));
     }
     page pg;
     int rc;
@@ -490,8 +485,8 @@ result<std::optional<std::string>> store::payload(const std::string& id, const s
     auto q = prepare(db->get(), "SELECT p.bytes FROM payload p JOIN message m ON m.seq = p.message_seq "
                                 "WHERE m.id = ? AND p.stage = ? ORDER BY p.version DESC LIMIT 1");
     if (!q) return q.err();
-    bind(q->get(), 1, id);
-    bind(q->get(), 2, stage);
+    bind_value(q->get(), 1, id);
+    bind_value(q->get(), 2, stage);
     std::optional<std::string> out;
     int rc = sqlite3_step(q->get());
     if (rc == SQLITE_ROW) {

@@ -203,7 +203,11 @@ response http_client::request(http::verb method, const std::string& target, cons
         beast::error_code ec;
         http::write(*impl_->stream, req, ec);
         response res;
-        if (!ec) http::read(*impl_->stream, impl_->buf, res, ec);
+        // A server may answer early (401, 413) and close before the whole body is written: read anyway.
+        beast::error_code rec;
+        http::read(*impl_->stream, impl_->buf, res, rec);
+        if (!rec) ec = {};
+        else if (!ec) ec = rec;
         if (ec) {
             // The server closed an idle keep-alive connection (or answered early and closed): reconnect once.
             impl_->stream.reset();

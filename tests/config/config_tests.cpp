@@ -16,28 +16,14 @@
 #include <fmt/format.h>
 
 #include "gateway/core/digest.hpp"
+#include "tests/support/gateway_process.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace portgate;
 
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        static std::atomic<unsigned> n{0};
-        path = fs::temp_directory_path() /
-               fmt::format("portgate-{}-{}-{}-{:08x}", tag, ::getpid(), n++, std::random_device{}());
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-};
+using portgate::test::temp_dir;
 
 // Writes `lines` joined by '\n', so that lines[i] is line i + 1 of the file.
 fs::path write_config(const fs::path& file, const std::vector<std::string>& lines) {

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "gateway/core/digest.hpp"
+#include "tests/support/gateway_process.hpp"
 #include "gateway/core/ids.hpp"
 
 namespace {
@@ -32,23 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace portgate;
 
-// An empty directory removed again when the test ends.
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        static std::atomic<unsigned> n{0};
-        path = fs::temp_directory_path() /
-               fmt::format("portgate-{}-{}-{}-{:08x}", tag, ::getpid(), n++, std::random_device{}());
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-};
+using portgate::test::temp_dir;
 
 // The newest migration this portgate ships (store.cpp: migrations[]).
 constexpr int latest_schema_version = 1;

@@ -20,6 +20,18 @@ void write_file(const fs::path& p, const std::string& bytes);
 std::string sample(const std::string& relative);  // bytes of samples/<relative>
 fs::path fresh_dir(const std::string& tag);        // empty temporary directory
 
+// An empty temporary directory removed again when the test ends.
+struct temp_dir {
+    fs::path path;
+    explicit temp_dir(const std::string& tag) : path(fresh_dir(tag)) {}
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+};
+
 struct gateway_options {
     std::size_t max_body_bytes = 10 * 1024 * 1024;
     int workers = 2;

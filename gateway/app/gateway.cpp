@@ -18,6 +18,7 @@
 #include "gateway/intake/intake.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/xml/parser.hpp"
+#include "gateway/validation/checker.hpp"
 #include "gateway/xsd/validator.hpp"
 
 namespace portgate {
@@ -26,7 +27,7 @@ namespace net = boost::asio;
 
 struct gateway::impl {
     config::config cfg;
-    std::shared_ptr<const xsd::catalog> catalog;
+    std::shared_ptr<const validation::knowledge> knowledge;
     std::unique_ptr<store::store> st;
     metrics m;
     std::unique_ptr<worker_pool> workers;
@@ -53,11 +54,11 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     auto& im = *g->impl_;
     im.cfg = std::move(cfg);
 
-    auto cat = xsd::catalog::load(im.cfg.xsd_dir);
-    if (!cat) return cat.err();
-    im.catalog = std::move(cat.value());
-    if (auto problems = intake::pipeline::check_routes(im.cfg, *im.catalog); !problems.empty())
-        return error(errc::config_invalid, fmt::format("{}: routes name unknown schemas", im.cfg.file.string()), problems);
+    auto k = validation::knowledge::load(im.cfg.xsd_dir, im.cfg.calendar_file);
+    if (!k) return k.err();
+    im.knowledge = std::move(k.value());
+    if (auto problems = intake::pipeline::check_routes(im.cfg, *im.knowledge); !problems.empty())
+        return error(errc::config_invalid, fmt::format("{}: routes name unknown schemas or types", im.cfg.file.string()), problems);
 
     auto st = store::store::open(im.cfg.server.data_dir, im.cfg.store);
     if (!st) return st.err();
@@ -65,7 +66,7 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
 
     unsigned workers = im.cfg.server.workers ? im.cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
     im.workers = std::make_unique<worker_pool>(workers, im.cfg.server.queue_capacity);
-    im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.catalog, *im.st, im.m);
+    im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, *im.st, im.m);
     im.router = std::make_unique<api::router>(api::context{im.cfg, *im.st, *im.pipeline, *im.workers, im.m});
     im.server = std::make_unique<api::server>(im.ioc, *im.router, im.cfg.server);
     im.folders = std::make_unique<adapters::folder_intake>(im.cfg, *im.pipeline, *im.workers, im.m);

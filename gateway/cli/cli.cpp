@@ -16,7 +16,11 @@
 #include "gateway/config/config.hpp"
 #include "gateway/intake/intake.hpp"
 #include "gateway/xml/parser.hpp"
+#include "gateway/validation/checker.hpp"
 #include "gateway/xsd/validator.hpp"
+
+#include <nlohmann/json.hpp>
+#include <optional>
 
 namespace portgate::cli {
 namespace {
@@ -43,29 +47,38 @@ int cmd_check_config(const std::string& file) {
         std::cout << fmt::format("{}: {} problem(s)\n", file, cfg.err().problems.size());
         return 1;
     }
+    xml::initialise();
     xsd::initialise();
-    auto cat = xsd::catalog::load(cfg->xsd_dir);
-    if (!cat) {
-        print_problems((cfg->xsd_dir / "catalog.toml").string(), cat.err());
+    auto k = validation::knowledge::load(cfg->xsd_dir, cfg->calendar_file);
+    if (!k) {
+        print_problems(cfg->xsd_dir.string(), k.err());
+        std::cout << fmt::format("{}: {} problem(s)\n", cfg->xsd_dir.string(), k.err().problems.size());
         return 1;
     }
-    auto problems = intake::pipeline::check_routes(*cfg, **cat);
+    auto problems = intake::pipeline::check_routes(*cfg, **k);
     if (!problems.empty()) {
         print_problems(file, error(errc::config_invalid, "", problems));
         std::cout << fmt::format("{}: {} problem(s)\n", file, problems.size());
         return 1;
     }
+    auto& cat = (*k)->catalog;
     std::size_t inboxes = 0;
     for (auto& p : cfg->partners) inboxes += p.inboxes.size();
     std::cout << fmt::format("{}: ok ({} partner(s), {} route(s), {} inbox folder(s), {} schema(s), data in {})\n", file,
-                             cfg->partners.size(), cfg->routes.size(), inboxes, (*cat)->names().size(), cfg->server.data_dir.string());
+                             cfg->partners.size(), cfg->routes.size(), inboxes, cat->names().size(), cfg->server.data_dir.string());
     return 0;
 }
 
-int cmd_validate(const std::string& schema_arg, const std::string& xsd_dir_arg, const std::vector<std::string>& files) {
-    xml::initialise();
-    xsd::initialise();
-    fs::path xsd_dir = xsd_dir_arg.empty() ? default_xsd_dir() : fs::path(xsd_dir_arg);
+std::optional<std::string> read_file(const std::string& f) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// `validate --schema NAME|FILE.xsd`: the XSD alone, as before.
+int cmd_validate_schema(const std::string& schema_arg, const fs::path& xsd_dir, const std::vector<std::string>& files) {
     auto cat = xsd::catalog::load(xsd_dir);
     if (!cat) {
         print_problems((xsd_dir / "catalog.toml").string(), cat.err());
@@ -90,22 +103,19 @@ int cmd_validate(const std::string& schema_arg, const std::string& xsd_dir_arg, 
     lim.max_bytes = std::size_t(64) << 20;
     int invalid = 0;
     for (auto& f : files) {
-        std::ifstream in(f, std::ios::binary);
-        if (!in) {
+        auto bytes = read_file(f);
+        if (!bytes) {
             std::cout << fmt::format("{}: cannot read file\n", f);
             ++invalid;
             continue;
         }
-        std::stringstream ss;
-        ss << in.rdbuf();
-        std::string bytes = ss.str();
-        auto doc = xml::parse(bytes, lim, f);
+        auto doc = xml::parse(*bytes, lim, f);
         if (!doc) {
             print_problems(f, doc.err());
             ++invalid;
             continue;
         }
-        auto v = sc->validate(bytes, f);
+        auto v = sc->validate(*bytes, f);
         if (!v) {
             print_problems(f, v.err());
             ++invalid;
@@ -116,9 +126,137 @@ int cmd_validate(const std::string& schema_arg, const std::string& xsd_dir_arg, 
             ++invalid;
             continue;
         }
-        std::cerr << fmt::format("{}: valid ({})\n", f, xml::qualified_root(*doc));
+        std::cout << fmt::format("{}: valid ({})\n", f, xml::qualified_root(*doc));
     }
     return invalid ? 1 : 0;
+}
+
+result<std::shared_ptr<const validation::knowledge>> load_knowledge(const fs::path& xsd_dir, const std::string& calendar) {
+    auto k = validation::knowledge::load(xsd_dir, calendar);
+    if (!k) {
+        print_problems(xsd_dir.string(), k.err());
+        std::cout << fmt::format("{}: {} problem(s)\n", xsd_dir.string(), k.err().problems.size());
+    }
+    return k;
+}
+
+// `validate --type auto|ID [--rules]`: detect the type, its schema, and (with --rules) its business rules.
+int cmd_validate_typed(const std::string& type, bool rules, const std::string& profile_arg, const std::string& now_arg,
+                       const std::string& calendar, const fs::path& xsd_dir, const std::vector<std::string>& files) {
+    auto k = load_knowledge(xsd_dir, calendar);
+    if (!k) return 2;
+    validation::options opt;
+    opt.type = type;
+    opt.rules = rules;
+    opt.prof = profile_arg == "draft" ? validation::profile::draft
+               : profile_arg == "sent" ? validation::profile::sent
+                                       : validation::profile::automatic;
+    if (!now_arg.empty()) {
+        opt.now = formats::parse_civil(now_arg);
+        if (!opt.now) {
+            std::cerr << fmt::format("portgate validate: --now '{}' is not a time (yyyyMMddHHmmss)\n", now_arg);
+            return 2;
+        }
+    }
+    xml::limits lim;
+    lim.max_bytes = std::size_t(64) << 20;
+    int invalid = 0;
+    for (auto& f : files) {
+        auto bytes = read_file(f);
+        if (!bytes) {
+            std::cout << fmt::format("{}: cannot read file\n", f);
+            ++invalid;
+            continue;
+        }
+        auto r = validation::check(**k, *bytes, opt, lim, f);
+        if (!r) {
+            std::cout << fmt::format("{}: could not check: {} {}\n", f, code_string(r.err().code), r.err().message);
+            print_problems(f, r.err());
+            return 2;
+        }
+        auto describe = [](const validation::report& rep) {
+            if (!rep.type) return std::string("unknown type");
+            std::string s = fmt::format("{} [{}] schema {} ({})", rep.type->id, rep.type->family, rep.schema.empty() ? "-" : rep.schema, rep.profile);
+            if (rep.inner && rep.inner->type) s += fmt::format(", Data: {} schema {}", rep.inner->type->id, rep.inner->schema);
+            return s;
+        };
+        if (r->valid()) {
+            std::cout << fmt::format("{}: valid {}{}\n", f, describe(*r), rules ? ", rules passed" : "");
+        } else {
+            ++invalid;
+            std::cout << fmt::format("{}: invalid {} {}: {}\n", f, code_string(r->code), describe(*r), r->message);
+            print_problems(f, error(r->code, r->message, r->problems));
+        }
+        for (auto& w : r->warnings) std::cout << fmt::format("{}:{}: {}\n", f, w.line, w.message);
+    }
+    return invalid ? 1 : 0;
+}
+
+int cmd_validate(const std::string& schema_arg, const std::string& type, bool rules, const std::string& profile,
+                 const std::string& now, const std::string& calendar, const std::string& xsd_dir_arg,
+                 const std::vector<std::string>& files) {
+    xml::initialise();
+    xsd::initialise();
+    fs::path xsd_dir = xsd_dir_arg.empty() ? default_xsd_dir() : fs::path(xsd_dir_arg);
+    if (!schema_arg.empty()) {
+        if (rules) {
+            std::cerr << "portgate validate: --rules needs --type (auto or a type id), not --schema\n";
+            return 2;
+        }
+        return cmd_validate_schema(schema_arg, xsd_dir, files);
+    }
+    return cmd_validate_typed(type.empty() ? "auto" : type, rules, profile, now, calendar, xsd_dir, files);
+}
+
+// `receipt FILE…`: the lenient reader's normalized records, one JSON object per line.
+int cmd_receipt(const std::string& xsd_dir_arg, const std::vector<std::string>& files) {
+    xml::initialise();
+    xsd::initialise();
+    fs::path xsd_dir = xsd_dir_arg.empty() ? default_xsd_dir() : fs::path(xsd_dir_arg);
+    auto k = load_knowledge(xsd_dir, "");
+    if (!k) return 2;
+    int bad = 0;
+    for (auto& f : files) {
+        auto bytes = read_file(f);
+        if (!bytes) {
+            std::cerr << fmt::format("{}: cannot read file\n", f);
+            ++bad;
+            continue;
+        }
+        auto r = (*k)->receipts->read(*bytes, {}, f);
+        if (!r) {
+            std::cerr << fmt::format("{}: {} {}\n", f, code_string(r.err().code), r.err().message);
+            ++bad;
+            continue;
+        }
+        for (auto& rec : r->records) {
+            nlohmann::json keys = nlohmann::json::object();
+            for (auto& [kk, v] : rec.keys) keys[kk] = v;
+            nlohmann::json j{{"file", f},           {"family", rec.family}, {"type", rec.type},       {"keys", keys},
+                             {"status", rec.status}, {"meaning", rec.meaning}, {"final", rec.final}, {"judgement", rec.judgement},
+                             {"time", rec.time},     {"info", rec.info},       {"line", rec.line}};
+            if (!rec.customs_code.empty()) j["customs_code"] = rec.customs_code, j["customs_desc"] = rec.customs_desc;
+            if (!r->envelope.empty()) j["envelope"] = r->envelope;
+            std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        }
+        if (r->duplicates) std::cerr << fmt::format("{}: {} repeated return(s) dropped\n", f, r->duplicates);
+    }
+    return bad ? 1 : 0;
+}
+
+// `types`: the registered message and receipt types.
+int cmd_types(const std::string& xsd_dir_arg) {
+    xml::initialise();
+    xsd::initialise();
+    fs::path xsd_dir = xsd_dir_arg.empty() ? default_xsd_dir() : fs::path(xsd_dir_arg);
+    auto k = load_knowledge(xsd_dir, "");
+    if (!k) return 2;
+    std::cout << fmt::format("{:<10} {:<14} {:<8} {:<22} {:<20} {}\n", "TYPE", "FAMILY", "KIND", "ROOT", "SCHEMA", "LABEL");
+    for (auto& t : (*k)->types->types())
+        std::cout << fmt::format("{:<10} {:<14} {:<8} {:<22} {:<20} {}\n", t->id, t->family, t->kind, t->root, t->schema, t->label);
+    std::cout << fmt::format("{} types, {} business rules, {} code tables\n", (*k)->types->types().size(), (*k)->rules->size(),
+                             (*k)->codes->names().size());
+    return 0;
 }
 
 int cmd_serve(const std::string& file, const std::string& listen, const std::string& data_dir, const std::string& log_level) {
@@ -183,12 +321,27 @@ int run(int argc, char** argv) {
     serve->add_option("--data-dir", data_dir, "data directory (store, inboxes)");
     serve->add_option("--log-level", log_level, "trace|debug|info|warn|error")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
-    std::string schema, xsd_dir;
+    std::string schema, xsd_dir, type, profile = "auto", now, calendar;
+    bool with_rules = false;
     std::vector<std::string> files;
-    auto* validate = app.add_subcommand("validate", "validate XML files against a schema");
-    validate->add_option("--schema", schema, "a catalog name (see xsd/catalog.toml) or an .xsd file")->required();
+    auto* validate = app.add_subcommand("validate", "validate XML files: --type auto detects each file's type and schema; --rules adds the business rules");
+    validate->add_option("--schema", schema, "only this XSD: a catalog name (see xsd/catalog.toml) or an .xsd file");
+    validate->add_option("--type", type, "auto (default) or a registered type id (see `portgate types`)");
+    validate->add_flag("--rules", with_rules, "also run the business rules of the type (xsd/rules/)");
+    validate->add_option("--profile", profile, "auto (signed = as sent, else draft), draft or sent")->check(CLI::IsMember({"auto", "draft", "sent"}));
+    validate->add_option("--now", now, "evaluate time rules as of this time (yyyyMMddHHmmss)");
+    validate->add_option("--calendar", calendar, "customs working calendar (default: xsd/calendar.toml)");
     validate->add_option("--xsd-dir", xsd_dir, "schema directory holding catalog.toml (default: ./xsd or the source tree's)");
     validate->add_option("files", files, "XML files")->required();
+    validate->get_option("--schema")->excludes(validate->get_option("--type"));
+
+    std::vector<std::string> receipt_files;
+    auto* receipt = app.add_subcommand("receipt", "read customs receipts leniently and print their normalized records (JSON lines)");
+    receipt->add_option("--xsd-dir", xsd_dir, "schema directory (default: ./xsd or the source tree's)");
+    receipt->add_option("files", receipt_files, "receipt files")->required();
+
+    auto* types_cmd = app.add_subcommand("types", "list the registered message and receipt types");
+    types_cmd->add_option("--xsd-dir", xsd_dir, "schema directory (default: ./xsd or the source tree's)");
 
     std::string check_file;
     auto* check = app.add_subcommand("check-config", "check a configuration file and report every problem");
@@ -198,6 +351,7 @@ int run(int argc, char** argv) {
     auto* hash = app.add_subcommand("hash-key", "print the hash of an API key, as the config stores it");
     hash->add_option("key", key, "the key")->required();
 
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -205,7 +359,9 @@ int run(int argc, char** argv) {
         return rc == 0 ? 0 : 2;
     }
     if (*serve) return cmd_serve(config_file, listen, data_dir, log_level);
-    if (*validate) return cmd_validate(schema, xsd_dir, files);
+    if (*validate) return cmd_validate(schema, type, with_rules, profile, now, calendar, xsd_dir, files);
+    if (*receipt) return cmd_receipt(xsd_dir, receipt_files);
+    if (*types_cmd) return cmd_types(xsd_dir);
     if (*check) return cmd_check_config(check_file);
     if (*hash) {
         std::cout << config::hash_api_key(key) << "\n";

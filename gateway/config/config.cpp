@@ -155,8 +155,13 @@ result<config> load(const fs::path& file) {
     cfg.xsd_dir = resolve(base, "../xsd");
     cfg.mappings_dir = resolve(base, "../mappings");
     if (auto* t = root["paths"].as_table()) {
-        rd.unknown_keys(*t, "[paths]", {"xsd", "mappings"});
+        rd.unknown_keys(*t, "[paths]", {"xsd", "mappings", "calendar"});
         if (auto v = rd.get<std::string>(*t, "xsd", "paths")) cfg.xsd_dir = resolve(base, *v);
+        if (auto v = rd.get<std::string>(*t, "calendar", "paths")) {
+            cfg.calendar_file = resolve(base, *v);
+            if (!fs::is_regular_file(cfg.calendar_file))
+                rd.add(t->get("calendar"), fmt::format("paths.calendar: '{}' is not a file", cfg.calendar_file.string()));
+        }
         if (auto v = rd.get<std::string>(*t, "mappings", "paths")) cfg.mappings_dir = resolve(base, *v);
     }
     if (!fs::is_directory(cfg.xsd_dir))
@@ -275,7 +280,7 @@ result<config> load(const fs::path& file) {
             auto& t = *e.as_table();
             route r;
             r.line = static_cast<int>(t.source().begin.line);
-            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema"});
+            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema", "type", "rules"});
             if (auto v = rd.get<std::string>(t, "id", "route")) r.id = *v;
             if (auto v = rd.get<std::string>(t, "partner", "route", true)) {
                 r.partner = *v;
@@ -286,7 +291,9 @@ result<config> load(const fs::path& file) {
                 if (v->empty() || (v->front() == '{' && v->find('}') == std::string::npos) || v->back() == '}')
                     rd.add(t.get("root"), fmt::format("route.root: '{}' is not \"{{namespace}}LocalName\"", *v));
             }
-            if (auto v = rd.get<std::string>(t, "schema", "route", true)) r.schema = *v;
+            if (auto v = rd.get<std::string>(t, "schema", "route")) r.schema = *v;
+            if (auto v = rd.get<std::string>(t, "type", "route")) r.type = v->empty() ? "auto" : *v;
+            if (auto v = rd.get<bool>(t, "rules", "route")) r.rules = *v;
             if (r.id.empty()) r.id = r.partner + ":" + r.root;
             if (!r.partner.empty() && !r.root.empty() && !route_keys.insert(r.partner + "|" + r.root).second)
                 rd.add(&t, fmt::format("route: partner '{}' already has a route for {}", r.partner, r.root));

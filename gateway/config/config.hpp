@@ -50,7 +50,9 @@ struct route {
     std::string id;
     std::string partner;  // partner id
     std::string root;     // "{namespace}LocalName" of the input document
-    std::string schema;   // catalog name (xsd/catalog.toml) that checks the input
+    std::string schema;   // catalog name (xsd/catalog.toml) that checks the input; "" = the type's own
+    std::string type = "auto";  // registered type id (xsd/families/), or auto = detect from the root
+    bool rules = true;    // run the type's business rules (xsd/rules/) after the schema
     int line = 0;
 };
 
@@ -58,6 +60,7 @@ struct config {
     std::filesystem::path file;       // the config file itself
     std::filesystem::path xsd_dir;    // resolved
     std::filesystem::path mappings_dir;
+    std::filesystem::path calendar_file;  // customs working calendar; "" = <xsd>/calendar.toml
     server_config server;
     store_config store;
     std::vector<partner> partners;

@@ -30,6 +30,8 @@ std::string_view code_name(errc e) {
     case errc::schema_invalid: return "schema_invalid";
     case errc::no_route: return "no_route";
     case errc::unknown_schema: return "unknown_schema";
+    case errc::rule_violated: return "rule_violated";
+    case errc::unknown_type: return "unknown_type";
     case errc::store_failed: return "store_failed";
     case errc::internal: return "internal";
     case errc::io_error: return "io_error";
@@ -60,7 +62,9 @@ int http_status(errc e) {
     case errc::xml_value_too_long:
     case errc::xml_empty:
     case errc::schema_invalid:
-    case errc::no_route: return 422;
+    case errc::no_route:
+    case errc::rule_violated:
+    case errc::unknown_type: return 422;
     case errc::unknown_schema:
     case errc::store_failed:
     case errc::internal:

@@ -39,6 +39,15 @@ enum class errc : std::uint16_t {
     schema_invalid = 301,         // XSD validation failed (errors carry line, column, message)
     no_route = 302,               // no route for this partner and root element
     unknown_schema = 303,         // a route names a schema the catalog does not have
+    rule_violated = 304,          // a business rule (xsd/rules/*.toml) failed: rule id, path, line, customs code
+    unknown_type = 305,           // the document's root matches no registered message type (xsd/families/)
+
+    // 4xx — XML signatures (gateway/sign)
+    sign_key_unavailable = 401,   // key or certificate could not be loaded (file, password, token, mismatch)
+    sign_failed = 402,            // the signing operation itself failed (token removed, provider error): retry
+    sign_unsupported = 403,       // document cannot be signed as asked (already signed, encoding, policy)
+    signature_invalid = 404,      // verdict: the signature does not verify or breaks the policy (reason)
+    signature_unverifiable = 405, // could not check: no certificate to check against, unreadable certificate
 
     // 5xx — could not decide (retryable)
     store_failed = 501,

@@ -41,8 +41,8 @@ std::string problems_json(const std::vector<problem>& problems) {
     return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-pipeline::pipeline(const config::config& cfg, std::shared_ptr<const xsd::catalog> catalog, store::store& st, metrics& m)
-    : cfg_(cfg), catalog_(std::move(catalog)), store_(st), metrics_(m) {
+pipeline::pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge, store::store& st, metrics& m)
+    : cfg_(cfg), knowledge_(std::move(knowledge)), store_(st), metrics_(m) {
     stage_parse_ = &m.histogram_for("portgate_stage_seconds", "stage=\"parse\"");
     stage_validate_ = &m.histogram_for("portgate_stage_seconds", "stage=\"validate\"");
     stored_latency_ = &m.histogram_for("portgate_intake_stored_seconds");
@@ -51,15 +51,18 @@ pipeline::pipeline(const config::config& cfg, std::shared_ptr<const xsd::catalog
     m.help("portgate_messages_total", "Messages taken in, by partner, channel and outcome");
 }
 
-std::vector<problem> pipeline::check_routes(const config::config& cfg, const xsd::catalog& catalog) {
+std::vector<problem> pipeline::check_routes(const config::config& cfg, const validation::knowledge& k) {
     std::vector<problem> out;
-    for (auto& r : cfg.routes)
-        if (!catalog.find(r.schema)) {
+    for (auto& r : cfg.routes) {
+        if (!r.schema.empty() && !k.catalog->find(r.schema)) {
             std::string known;
-            for (auto& n : catalog.names()) known += (known.empty() ? "" : ", ") + n;
+            for (auto& n : k.catalog->names()) known += (known.empty() ? "" : ", ") + n;
             out.push_back({r.line, 0, "", fmt::format("route '{}': schema '{}' is not in {} (known: {})", r.id, r.schema,
-                                                      (catalog.dir() / "catalog.toml").string(), known), ""});
+                                                      (k.catalog->dir() / "catalog.toml").string(), known), ""});
         }
+        if (r.type != "auto" && !k.types->find(r.type))
+            out.push_back({r.line, 0, "", fmt::format("route '{}': type '{}' is not registered in xsd/families/ (see `portgate types`)", r.id, r.type), ""});
+    }
     return out;
 }
 
@@ -80,6 +83,8 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
     std::string verdict_message;
     std::vector<problem> problems;
     std::string schema_name;
+    nlohmann::json keys_json;
+    std::vector<problem> warnings;
 
     auto t0 = clock::now();
     auto parsed = xml::parse(s.bytes, cfg_.server.xml, s.source_name.empty() ? "document" : s.source_name);
@@ -97,31 +102,43 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
             verdict = errc::no_route;
             verdict_message = fmt::format("no route accepts {} from partner '{}'", m.root, s.partner->id);
         } else {
-            schema_name = r->schema;
-            auto sc = catalog_->find(r->schema);
-            if (!sc) {
-                done({errc::unknown_schema, false, false, "", "", m.type, fmt::format("route '{}' names unknown schema '{}'", r->id, r->schema), {}});
-                return;
-            }
+            validation::options opt;
+            opt.type = r->type;
+            opt.rules = r->rules;
+            opt.schema = r->schema;
+            opt.prof = validation::profile::automatic;
             auto t1 = clock::now();
-            auto v = sc->validate(s.bytes, s.source_name.empty() ? "document" : s.source_name);
+            auto rep = validation::check_parsed(*knowledge_, *parsed, s.bytes, opt, cfg_.server.xml,
+                                                s.source_name.empty() ? "document" : s.source_name);
             stage_validate_->observe(seconds_since(t1));
-            if (!v) {
-                outcome o{v.err().code, false, false, "", "", m.type, v.err().message, v.err().problems};
+            if (!rep) {
+                outcome o{rep.err().code, false, false, "", "", m.type, rep.err().message, rep.err().problems};
                 done(std::move(o));
                 return;
             }
-            if (!v->empty()) {
-                verdict = errc::schema_invalid;
-                verdict_message = fmt::format("{} is not valid against schema '{}' ({} problem(s))", m.type, r->schema, v->size());
-                problems = std::move(v.value());
+            schema_name = rep->schema;
+            if (rep->type) m.type = rep->type->id;
+            keys_json = nlohmann::json::array();
+            for (auto& rec : rep->keys) {
+                nlohmann::json o = nlohmann::json::object();
+                for (auto& [kk, vv] : rec) o[kk] = vv;
+                keys_json.push_back(std::move(o));
+            }
+            warnings = std::move(rep->warnings);
+            if (!rep->valid()) {
+                verdict = rep->code;
+                verdict_message = rep->message;
+                problems = std::move(rep->problems);
             }
         }
     }
 
     if (verdict == errc::ok) {
         m.state = std::string(to_string(doc_state::validated));
-        m.events.push_back({"validated", m.state, "", nlohmann::json{{"schema", schema_name}}.dump()});
+        nlohmann::json details{{"schema", schema_name}, {"type", m.type}};
+        if (!keys_json.is_null() && !keys_json.empty()) details["keys"] = keys_json;
+        if (!warnings.empty()) details["warnings"] = nlohmann::json::parse(problems_json(warnings));
+        m.events.push_back({"validated", m.state, "", details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
     } else {
         m.state = std::string(to_string(doc_state::rejected));
         m.error_code = code_string(verdict);

@@ -13,7 +13,7 @@
 #include "gateway/core/error.hpp"
 #include "gateway/core/metrics.hpp"
 #include "gateway/store/store.hpp"
-#include "gateway/xsd/validator.hpp"
+#include "gateway/validation/checker.hpp"
 
 namespace portgate::intake {
 
@@ -37,18 +37,19 @@ struct outcome {
 
 class pipeline {
 public:
-    pipeline(const config::config& cfg, std::shared_ptr<const xsd::catalog> catalog, store::store& st, metrics& m);
+    pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge, store::store& st, metrics& m);
 
     // Runs the stages on the calling (worker) thread and submits to the store; `done` runs once the
     // outcome is durable (on the store's writer thread) or at once when nothing could be stored.
     void process(submission s, std::function<void(outcome)> done);
 
-    // Checks that every route's schema exists in the catalog. Problems carry the config line.
-    static std::vector<problem> check_routes(const config::config& cfg, const xsd::catalog& catalog);
+    // Checks that every route's schema exists in the catalog and its type in the registry. Problems carry
+    // the config line.
+    static std::vector<problem> check_routes(const config::config& cfg, const validation::knowledge& knowledge);
 
 private:
     const config::config& cfg_;
-    std::shared_ptr<const xsd::catalog> catalog_;
+    std::shared_ptr<const validation::knowledge> knowledge_;
     store::store& store_;
     metrics& metrics_;
     histogram* stage_parse_;

@@ -1,7 +1,9 @@
 // The command line: validate's exit codes and file:line:col output, check-config's report, hash-key.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <regex>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -11,6 +13,12 @@ using namespace portgate::test;
 
 namespace {
 std::string src(const std::string& rel) { return (fs::path(PORTGATE_SOURCE_DIR) / rel).string(); }
+std::string read_file(const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
 }  // namespace
 
 TEST_CASE("portgate validate: 0 when all valid, 1 with file:line:col when not, 2 on usage errors", "[cli]") {
@@ -18,7 +26,15 @@ TEST_CASE("portgate validate: 0 when all valid, 1 with file:line:col when not, 2
     CHECK(run_portgate(fmt::format("validate --schema ceb-import-draft {} {}", src("samples/ceb/ceb311-order-valid.xml"),
                                    src("samples/ceb/ceb621-inventory-valid.xml")),
                        out) == 0);
-    std::string bad = src("samples/ceb/ceb621-invalid-gcode-length.xml");
+    temp_dir tmp("cli-validate");
+    std::string bad = (tmp.path / "ceb621-gcode-too-long.xml").string();
+    {
+        std::string doc = read_file(src("samples/ceb/ceb621-inventory-valid.xml"));
+        auto at = doc.find("<ceb:gcode>");
+        REQUIRE(at != std::string::npos);
+        doc.insert(at + 11, "12345678901");  // gcode is at most 10 characters
+        std::ofstream(bad) << doc;
+    }
     CHECK(run_portgate(fmt::format("validate --schema ceb-import-draft {} {}", src("samples/ceb/ceb311-order-valid.xml"), bad), out) == 1);
     CHECK(out.find(bad + ":") != std::string::npos);
     CHECK(std::regex_search(out, std::regex(bad + ":[0-9]+:[0-9]+: .*gcode")));

@@ -54,7 +54,7 @@ TEST_CASE("a valid file dropped in the inbox is stored and archived", "[folder][
 TEST_CASE("an invalid file goes to error/ with a report beside it", "[folder][integration]") {
     gateway_process gw("folder-bad");
     gw.start();
-    drop(gw.inbox(), "bad.xml", sample("ceb/ceb621-invalid-gcode-length.xml"));
+    drop(gw.inbox(), "bad.xml", sample("ceb/ceb621-invalid-PG301-gcode-length.xml"));
     drop(gw.inbox(), "garbage.xml", "<not closed");
     REQUIRE(wait_for(gw.inbox() / "error" / "bad.xml.err.json"));
     REQUIRE(wait_for(gw.inbox() / "error" / "garbage.xml.err.json"));

@@ -33,7 +33,7 @@ TEST_CASE("POST /v1/messages stores a valid document and GET shows it to its par
     std::string id = j["id"];
     CHECK(id.size() == 26);
     CHECK(j["state"] == "VALIDATED");
-    CHECK(j["type"] == "CEB311Message");
+    CHECK(j["type"] == "CEB311");
     CHECK(std::string(r[http::field::location]) == "/v1/messages/" + id);
 
     auto g = c.get("/v1/messages/" + id, shop_key);
@@ -99,7 +99,7 @@ TEST_CASE("invalid documents get 422 with line, column and message, and are kept
     gw.start();
     http_client c(gw.host(), gw.port());
 
-    auto r = c.post_xml("/v1/messages", sample("ceb/ceb311-invalid-guid-length.xml"), shop_key);
+    auto r = c.post_xml("/v1/messages", sample("ceb/ceb311-invalid-PG301-guid-length.xml"), shop_key);
     REQUIRE(r.result_int() == 422);
     auto j = body_json(r);
     CHECK(j["code"] == "PG-301");
@@ -116,7 +116,7 @@ TEST_CASE("invalid documents get 422 with line, column and message, and are kept
     CHECK(g["events"][1]["detail"]["errors"].size() == j["errors"].size());
 
     // An element out of order: the error names the line where it stands.
-    auto order = body_json(c.post_xml("/v1/messages", sample("ceb/ceb621-invalid-element-order.xml"), shop_key));
+    auto order = body_json(c.post_xml("/v1/messages", sample("ceb/ceb621-invalid-PG301-element-order.xml"), shop_key));
     CHECK(order["code"] == "PG-301");
 
     // A root element no route accepts from this partner.
@@ -208,7 +208,7 @@ TEST_CASE("GET /v1/messages filters and pages with a cursor", "[http][integratio
     http_client c(gw.host(), gw.port());
     std::set<std::string> accepted;
     for (int i = 0; i < 7; ++i) accepted.insert(body_json(c.post_xml("/v1/messages", sample("ceb/ceb311-order-valid.xml"), shop_key))["id"]);
-    std::string rejected = body_json(c.post_xml("/v1/messages", sample("ceb/ceb311-invalid-guid-length.xml"), shop_key))["id"];
+    std::string rejected = body_json(c.post_xml("/v1/messages", sample("ceb/ceb311-invalid-PG301-guid-length.xml"), shop_key))["id"];
     std::string inv = body_json(c.post_xml("/v1/messages", sample("ceb/ceb621-inventory-valid.xml"), shop_key))["id"];
     c.post_xml("/v1/messages", sample("ceb/ceb311-order-valid.xml"), other_key);
 
@@ -230,7 +230,7 @@ TEST_CASE("GET /v1/messages filters and pages with a cursor", "[http][integratio
     auto rej = body_json(c.get("/v1/messages?state=REJECTED", shop_key));
     REQUIRE(rej["items"].size() == 1);
     CHECK(rej["items"][0]["id"] == rejected);
-    auto t = body_json(c.get("/v1/messages?type=CEB621Message", shop_key));
+    auto t = body_json(c.get("/v1/messages?type=CEB621", shop_key));
     REQUIRE(t["items"].size() == 1);
     CHECK(t["items"][0]["id"] == inv);
     CHECK(body_json(c.get("/v1/messages?from=2000-01-01T00:00:00Z&to=2000-01-02", shop_key))["items"].size() == 0);
@@ -247,7 +247,7 @@ TEST_CASE("healthz and metrics", "[http][integration]") {
     gw.start();
     http_client c(gw.host(), gw.port());
     c.post_xml("/v1/messages", sample("ceb/ceb311-order-valid.xml"), shop_key);
-    c.post_xml("/v1/messages", sample("ceb/ceb311-invalid-guid-length.xml"), shop_key);
+    c.post_xml("/v1/messages", sample("ceb/ceb311-invalid-PG301-guid-length.xml"), shop_key);
     auto h = c.get("/healthz", "");
     REQUIRE(h.result_int() == 200);
     CHECK(body_json(h)["status"] == "ok");

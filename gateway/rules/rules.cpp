@@ -1,0 +1,374 @@
+#include "gateway/rules/rules.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <libxml/xpathInternals.h>
+#include <toml++/toml.h>
+
+namespace portgate::rules {
+namespace fs = std::filesystem;
+
+namespace {
+
+thread_local const environment* current_env = nullptr;
+
+std::string pop_string(xmlXPathParserContext* ctxt) {
+    xmlChar* s = xmlXPathPopString(ctxt);
+    std::string r = s ? reinterpret_cast<const char*>(s) : "";
+    if (s) xmlFree(s);
+    return r;
+}
+
+std::string trim(std::string s) {
+    auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && ws(s.back())) s.pop_back();
+    std::size_t i = 0;
+    while (i < s.size() && ws(s[i])) ++i;
+    return s.substr(i);
+}
+
+void return_string(xmlXPathParserContext* ctxt, const std::string& s) {
+    valuePush(ctxt, xmlXPathNewString(reinterpret_cast<const xmlChar*>(s.c_str())));
+}
+
+formats::civil_seconds now_of(const environment* env) {
+    return env && env->now ? *env->now : formats::now_civil();
+}
+
+// pg:in-table(table, value) → boolean
+void fn_in_table(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 2) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    std::string value = trim(pop_string(ctxt));
+    std::string table = pop_string(ctxt);
+    bool found = false;
+    if (current_env && current_env->codes)
+        if (auto* t = current_env->codes->table(table)) found = t->find(value) != nullptr;
+    valuePush(ctxt, xmlXPathNewBoolean(found));
+}
+
+// pg:code(table, code-or-alias) → the code, or '' when unknown
+void fn_code(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 2) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    std::string value = trim(pop_string(ctxt));
+    std::string table = pop_string(ctxt);
+    std::string out;
+    if (current_env && current_env->codes)
+        if (auto* t = current_env->codes->table(table))
+            if (auto* e = t->lookup(value)) out = e->code;
+    return_string(ctxt, out);
+}
+
+// pg:decimals(x) → digits after the decimal point
+void fn_decimals(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    std::string v = trim(pop_string(ctxt));
+    auto dot = v.find('.');
+    double n = dot == std::string::npos ? 0 : static_cast<double>(v.size() - dot - 1);
+    valuePush(ctxt, xmlXPathNewFloat(n));
+}
+
+// pg:matches(x, regex) → whole-string ECMAScript match
+void fn_matches(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 2) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    std::string re = pop_string(ctxt);
+    std::string v = pop_string(ctxt);
+    thread_local std::unordered_map<std::string, std::regex> cache;
+    auto it = cache.find(re);
+    if (it == cache.end()) {
+        try {
+            it = cache.emplace(re, std::regex(re, std::regex::ECMAScript)).first;
+        } catch (const std::regex_error&) {
+            xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+            return;
+        }
+    }
+    valuePush(ctxt, xmlXPathNewBoolean(std::regex_match(v, it->second)));
+}
+
+void fn_now(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 0) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    return_string(ctxt, formats::format_compact(now_of(current_env)));
+}
+
+// pg:hours-between(a, b) → (b − a) in hours, NaN when either is not a time
+void fn_hours_between(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 2) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    auto b = formats::parse_civil(trim(pop_string(ctxt)));
+    auto a = formats::parse_civil(trim(pop_string(ctxt)));
+    double h = (a && b) ? static_cast<double>(*b - *a) / 3600.0 : std::nan("");
+    valuePush(ctxt, xmlXPathNewFloat(h));
+}
+
+void fn_is_working_time(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    auto t = formats::parse_civil(trim(pop_string(ctxt)));
+    static const formats::calendar fallback;
+    const formats::calendar& cal = current_env && current_env->calendar ? *current_env->calendar : fallback;
+    valuePush(ctxt, xmlXPathNewBoolean(t && cal.is_working_time(*t)));
+}
+
+void fn_last_close_before(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    auto t = formats::parse_civil(trim(pop_string(ctxt)));
+    static const formats::calendar fallback;
+    const formats::calendar& cal = current_env && current_env->calendar ? *current_env->calendar : fallback;
+    std::optional<formats::civil_seconds> c;
+    if (t) c = cal.last_close_before(*t);
+    return_string(ctxt, c ? formats::format_compact(*c) : std::string());
+}
+
+// pg:abs(x)
+void fn_abs(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    double v = xmlXPathPopNumber(ctxt);
+    valuePush(ctxt, xmlXPathNewFloat(std::fabs(v)));
+}
+
+// pg:round(x, n) → x rounded half away from zero to n decimals (customs amounts)
+void fn_round(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 2) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    double n = xmlXPathPopNumber(ctxt);
+    double v = xmlXPathPopNumber(ctxt);
+    double scale = std::pow(10.0, std::floor(n));
+    valuePush(ctxt, xmlXPathNewFloat(std::round(v * scale) / scale));
+}
+
+// pg:sum-length(node-set) → the total number of characters of the nodes' string values
+void fn_sum_length(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    xmlNodeSet* ns = xmlXPathPopNodeSet(ctxt);
+    double total = 0;
+    if (ns) {
+        for (int i = 0; i < ns->nodeNr; ++i) {
+            xmlChar* s = xmlXPathCastNodeToString(ns->nodeTab[i]);
+            if (s) {
+                total += xmlUTF8Strlen(s);
+                xmlFree(s);
+            }
+        }
+        xmlXPathFreeNodeSet(ns);
+    }
+    valuePush(ctxt, xmlXPathNewFloat(total));
+}
+
+stage parse_stage(const std::string& s, bool& ok) {
+    ok = true;
+    if (s.empty() || s == "any") return stage::any;
+    if (s == "draft") return stage::draft;
+    if (s == "sent") return stage::sent;
+    ok = false;
+    return stage::any;
+}
+
+}  // namespace
+
+void register_functions(xmlXPathContext* ctx) {
+    auto ns = reinterpret_cast<const xmlChar*>(functions_namespace);
+    xmlXPathRegisterNs(ctx, reinterpret_cast<const xmlChar*>("pg"), ns);
+    auto reg = [&](const char* name, xmlXPathFunction f) { xmlXPathRegisterFuncNS(ctx, reinterpret_cast<const xmlChar*>(name), ns, f); };
+    reg("in-table", fn_in_table);
+    reg("code", fn_code);
+    reg("decimals", fn_decimals);
+    reg("matches", fn_matches);
+    reg("now", fn_now);
+    reg("hours-between", fn_hours_between);
+    reg("is-working-time", fn_is_working_time);
+    reg("last-close-before", fn_last_close_before);
+    reg("abs", fn_abs);
+    reg("round", fn_round);
+    reg("sum-length", fn_sum_length);
+}
+
+environment_scope::environment_scope(const environment* env) : previous_(current_env) { current_env = env; }
+environment_scope::~environment_scope() { current_env = previous_; }
+
+result<std::shared_ptr<const rule_book>> rule_book::load(const fs::path& dir, const formats::registry& types,
+                                                         const formats::code_tables& codes) {
+    auto book = std::make_shared<rule_book>();
+    std::vector<problem> problems;
+    auto add = [&](const std::string& file, int line, std::string msg) {
+        problems.push_back({line, 0, file, fmt::format("{}:{}: {}", file, line, msg), ""});
+    };
+    std::vector<fs::path> files;
+    std::error_code ec;
+    if (fs::is_directory(dir, ec))
+        for (auto& e : fs::directory_iterator(dir, ec))
+            if (e.path().extension() == ".toml") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    std::set<std::string> ids;
+    static const std::regex table_ref(R"(pg:(?:in-table|code)\(\s*'([^']*)')");
+    static const std::regex id_shape("[A-Z0-9_]+");
+    for (auto& path : files) {
+        std::string file = path.string();
+        toml::table tbl;
+        try {
+            tbl = toml::parse_file(file);
+        } catch (const toml::parse_error& e) {
+            add(file, static_cast<int>(e.source().begin.line), std::string(e.description()));
+            continue;
+        }
+        std::string family = tbl["family"].value_or(path.stem().string());
+        const formats::family_info* fam = types.family(family);
+        if (!fam) {
+            add(file, 1, fmt::format("family '{}' is not in the type registry (xsd/families/)", family));
+            continue;
+        }
+        xml::namespace_list nsl = fam->namespaces;
+        if (auto* ns = tbl["namespaces"].as_table())
+            for (auto& [k, v] : *ns) nsl.emplace_back(std::string(k.str()), v.value_or(std::string()));
+        book->namespaces_[family] = nsl;
+        auto* arr = tbl["rule"].as_array();
+        if (!arr) continue;
+        for (auto& node : *arr) {
+            auto* t = node.as_table();
+            int line = static_cast<int>(node.source().begin.line);
+            if (!t) {
+                add(file, line, "[[rule]] must be a table");
+                continue;
+            }
+            auto r = std::make_unique<rule>();
+            r->file = file;
+            r->line = line;
+            r->family = family;
+            r->id = (*t)["id"].value_or(std::string());
+            r->severity = (*t)["severity"].value_or(std::string("error"));
+            r->message = (*t)["message"].value_or(std::string());
+            r->customs_code = (*t)["customs_code"].value_or(std::string());
+            bool stage_ok;
+            r->applies_at = parse_stage((*t)["stage"].value_or(std::string()), stage_ok);
+            if (!stage_ok) add(file, line, fmt::format("rule {}: stage must be any, draft or sent", r->id));
+            if (!std::regex_match(r->id, id_shape)) add(file, line, fmt::format("rule id '{}' must match [A-Z0-9_]+", r->id));
+            else if (!ids.insert(r->id).second) add(file, line, fmt::format("rule id '{}' is used twice", r->id));
+            if (r->severity != "error" && r->severity != "warning")
+                add(file, line, fmt::format("rule {}: severity must be error or warning", r->id));
+            if (r->message.empty()) add(file, line, fmt::format("rule {}: message is missing", r->id));
+            if (auto* ty = (*t)["types"].as_array())
+                for (auto& v : *ty) r->types.push_back(v.value_or(std::string()));
+            for (auto& ty : r->types) {
+                auto* ti = types.find(ty);
+                if (!ti) add(file, line, fmt::format("rule {}: type '{}' is not registered", r->id, ty));
+                else if (ti->family != family)
+                    add(file, line, fmt::format("rule {}: type '{}' belongs to family '{}', not '{}'", r->id, ty, ti->family, family));
+            }
+            auto compile = [&](const char* key, xml::xpath_expr& into, bool required) {
+                std::string text = (*t)[key].value_or(std::string());
+                if (text.empty()) {
+                    if (required) add(file, line, fmt::format("rule {}: {} is missing", r->id, key));
+                    return;
+                }
+                for (std::sregex_iterator it(text.begin(), text.end(), table_ref), end; it != end; ++it)
+                    if (!codes.table((*it)[1].str()))
+                        add(file, line, fmt::format("rule {}: code table '{}' does not exist in xsd/codes/", r->id, (*it)[1].str()));
+                auto c = xml::xpath_expr::compile(text);
+                if (!c) add(file, line, fmt::format("rule {}: {}: {}", r->id, key, c.err().message));
+                else into = std::move(c.value());
+            };
+            compile("context", r->context, true);
+            compile("assert", r->assertion, true);
+            compile("value", r->value, false);
+            book->rules_.push_back(std::move(r));
+        }
+    }
+    if (!problems.empty())
+        return error(errc::config_invalid, fmt::format("{} problem(s) in the business rules of {}", problems.size(), dir.string()),
+                     std::move(problems));
+    for (auto& r : book->rules_) {
+        const formats::family_info* fam = types.family(r->family);
+        for (auto* ti : fam->types)
+            if (r->types.empty() || std::find(r->types.begin(), r->types.end(), ti->id) != r->types.end())
+                book->by_type_[ti->id].push_back(r.get());
+    }
+    return std::shared_ptr<const rule_book>(book);
+}
+
+result<std::vector<finding>> rule_book::check(const formats::type_info& type, xmlDoc* doc, const environment& env,
+                                              stage profile) const {
+    std::vector<finding> out;
+    auto it = by_type_.find(type.id);
+    if (it == by_type_.end()) return out;
+    environment_scope scope(&env);
+    auto nsit = namespaces_.find(type.family);
+    xml::xpath_context ctx(doc, nsit == namespaces_.end() ? xml::namespace_list{} : nsit->second);
+    register_functions(ctx.raw());
+    xmlNode* root = xmlDocGetRootElement(doc);
+    for (const rule* r : it->second) {
+        if (profile != stage::any && r->applies_at != stage::any && r->applies_at != profile) continue;
+        auto nodes = ctx.nodes(r->context, root);
+        if (!nodes)
+            return error(errc::internal, fmt::format("rule {} ({}:{}): context: {}", r->id, r->file, r->line, nodes.err().message));
+        for (xmlNode* n : *nodes) {
+            auto ok = ctx.boolean(r->assertion, n);
+            if (!ok) return error(errc::internal, fmt::format("rule {} ({}:{}): assert: {}", r->id, r->file, r->line, ok.err().message));
+            if (*ok) continue;
+            finding f;
+            f.rule = r->id;
+            f.severity = r->severity;
+            f.customs_code = r->customs_code;
+            f.message = r->message;
+            if (r->value) {
+                auto v = ctx.string(r->value, n);
+                std::string shown = v ? v.value() : std::string("?");
+                auto pos = f.message.find("{value}");
+                if (pos != std::string::npos) f.message.replace(pos, 7, shown);
+                else f.message += fmt::format(" (found: {})", shown);
+            }
+            f.path = xml::node_path(n);
+            f.line = xml::node_line(n);
+            out.push_back(std::move(f));
+        }
+    }
+    return out;
+}
+
+std::vector<problem> to_problems(const std::vector<finding>& findings, bool errors_only) {
+    std::vector<problem> out;
+    for (auto& f : findings) {
+        if (errors_only && !f.is_error()) continue;
+        std::string msg = fmt::format("[{}] {}", f.rule, f.message);
+        if (!f.customs_code.empty()) msg += fmt::format(" (prevents customs error {})", f.customs_code);
+        if (!f.is_error()) msg = "warning: " + msg;
+        msg += fmt::format(" at {}", f.path);
+        out.push_back({f.line, 0, f.path, std::move(msg), f.rule});
+    }
+    return out;
+}
+
+}  // namespace portgate::rules

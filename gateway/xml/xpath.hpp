@@ -1,0 +1,71 @@
+// XPath 1.0 on libxml2 for portgate's declarative data (type detection, business keys, business rules):
+// expressions are compiled once at load time and evaluated from any thread, each evaluation with its own
+// context. Errors are captured (never printed) and returned as text.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <libxml/xpath.h>
+
+#include "gateway/core/error.hpp"
+
+namespace portgate::xml {
+
+class xpath_expr {
+public:
+    xpath_expr() = default;
+    // Compiles `text`; the error message says where the syntax is wrong.
+    static result<xpath_expr> compile(std::string_view text);
+    const std::string& text() const { return text_; }
+    xmlXPathCompExpr* get() const { return comp_.get(); }
+    explicit operator bool() const { return comp_ != nullptr; }
+
+private:
+    struct deleter {
+        void operator()(xmlXPathCompExpr* c) const noexcept { xmlXPathFreeCompExpr(c); }
+    };
+    std::string text_;
+    std::shared_ptr<xmlXPathCompExpr> comp_;
+};
+
+using namespace_list = std::vector<std::pair<std::string, std::string>>;  // prefix → URI
+
+// One evaluation context over one document (not thread-safe; make one per document and thread).
+class xpath_context {
+public:
+    xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user = nullptr);
+    ~xpath_context();
+    xpath_context(const xpath_context&) = delete;
+    xpath_context& operator=(const xpath_context&) = delete;
+
+    xmlXPathContext* raw() { return ctx_; }
+    void add_namespaces(const namespace_list& namespaces);
+
+    // Each returns an error (errc::internal, with libxml2's message) when evaluation fails, e.g. an
+    // unbound prefix or an unknown function.
+    result<bool> boolean(const xpath_expr& e, xmlNode* node);
+    result<std::string> string(const xpath_expr& e, xmlNode* node);
+    result<std::vector<xmlNode*>> nodes(const xpath_expr& e, xmlNode* node);
+
+    // The user pointer given at construction (extension functions reach their environment through it).
+    static void* user_of(xmlXPathParserContext* pctxt);
+    // Last error text raised during evaluation (empty when none).
+    const std::string& last_error() const { return error_; }
+
+private:
+    result<xmlXPathObject*> eval(const xpath_expr& e, xmlNode* node);
+    static void on_error(void* self, xmlErrorPtr err);
+    xmlXPathContext* ctx_ = nullptr;
+    void* user_ = nullptr;
+    std::string error_;
+};
+
+// libxml2's path of a node ("/ceb:CEB311Message/ceb:Order[2]/ceb:OrderHead/ceb:orderNo") and its line.
+std::string node_path(const xmlNode* node);
+int node_line(const xmlNode* node);
+
+}  // namespace portgate::xml

@@ -1,0 +1,219 @@
+// The golden sample runner: every XML file under samples/ (outside samples/partners and
+// samples/scenarios) is a test case, judged by its name —
+//   <type>-invalid-<CODE>-<slug>.xml  must fail with exactly CODE (PG301 for the XSD, else a rule id),
+//   <type>-lenient-<slug>.xml         is a receipt as endpoints really send it: the lenient reader must turn
+//                                     it into at least one record with a status,
+//   anything else                     must pass type detection, its schema and its business rules (and, for a
+//                                     receipt, read into records).
+// libxml2's validator judges the same files against the same schema files, so a schema that only one of the
+// two validators accepts is caught.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+
+#include "gateway/validation/checker.hpp"
+
+namespace fs = std::filesystem;
+namespace v = portgate::validation;
+
+namespace {
+
+const fs::path source_dir = PORTGATE_SOURCE_DIR;
+
+std::string read(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<fs::path> sample_files() {
+    std::vector<fs::path> out;
+    for (auto& e : fs::recursive_directory_iterator(source_dir / "samples")) {
+        if (!e.is_regular_file() || e.path().extension() != ".xml") continue;
+        auto rel = fs::relative(e.path(), source_dir / "samples").generic_string();
+        if (rel.rfind("partners/", 0) == 0 || rel.rfind("scenarios/", 0) == 0) continue;
+        out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+const v::knowledge& knowledge() {
+    static std::shared_ptr<const v::knowledge> k = [] {
+        portgate::xml::initialise();
+        portgate::xsd::initialise();
+        auto r = v::knowledge::load(source_dir / "xsd");
+        if (!r) {
+            std::string all;
+            for (auto& p : r.err().problems) all += p.message + "\n";
+            FAIL("xsd/ does not load: " << r.err().message << "\n" << all);
+        }
+        return *r;
+    }();
+    return *k;
+}
+
+// libxml2's verdict on `bytes` against the schema file; the schema is compiled once per file.
+struct libxml2_schemas {
+    std::map<fs::path, xmlSchemaPtr> compiled;
+    ~libxml2_schemas() {
+        for (auto& [k, s] : compiled)
+            if (s) xmlSchemaFree(s);
+    }
+    static void quiet(void*, const char*, ...) {}
+    static void collect(void* ctx, xmlErrorPtr e) {
+        if (e && e->message) static_cast<std::string*>(ctx)->append(std::to_string(e->line) + ": " + e->message);
+    }
+    // nullopt when libxml2 cannot compile the schema (reported by the caller).
+    std::optional<std::pair<bool, std::string>> validate(const fs::path& schema, const std::string& bytes, std::string& compile_error) {
+        auto it = compiled.find(schema);
+        if (it == compiled.end()) {
+            // The gateway refuses every external entity; schema files on disk are loaded here with
+            // libxml2's no-network loader (each test case runs in its own process).
+            xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
+            std::string errors;
+            xmlSetStructuredErrorFunc(&errors, &collect);
+            xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(schema.string().c_str());
+            xmlSchemaPtr s = xmlSchemaParse(pc);
+            xmlSchemaFreeParserCtxt(pc);
+            xmlSetStructuredErrorFunc(nullptr, nullptr);
+            if (!s) compile_error = errors;
+            it = compiled.emplace(schema, s).first;
+        }
+        if (!it->second) return std::nullopt;
+        xmlDocPtr doc = xmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), "sample.xml", nullptr, XML_PARSE_NONET);
+        if (!doc) return std::make_pair(false, std::string("not well-formed for libxml2"));
+        xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(it->second);
+        std::string errors;
+        xmlSchemaSetValidStructuredErrors(vc, &collect, &errors);
+        int rc = xmlSchemaValidateDoc(vc, doc);
+        xmlSchemaFreeValidCtxt(vc);
+        xmlFreeDoc(doc);
+        return std::make_pair(rc == 0, errors);
+    }
+};
+
+std::string describe(const v::report& r) {
+    std::string s = portgate::code_string(r.code) + " " + r.message;
+    for (auto& p : r.problems) s += "\n  " + std::to_string(p.line) + ":" + std::to_string(p.column) + " " + p.message;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("golden samples: every sample is judged as its name says, by portgate and by libxml2", "[golden][formats]") {
+    const auto& k = knowledge();
+    libxml2_schemas lx;
+    static const std::regex invalid_name(R"(-invalid-([A-Za-z0-9_]+)-)");
+    portgate::xml::limits lim;
+    lim.max_bytes = std::size_t(64) << 20;
+    v::options opt;
+    opt.rules = true;
+    std::map<std::string, int> per_family;
+    std::size_t valid = 0, invalid = 0, lenient = 0, libxml2_checked = 0;
+    auto files = sample_files();
+    REQUIRE(files.size() > 10);
+    for (auto& file : files) {
+        auto rel = fs::relative(file, source_dir).generic_string();
+        auto name = file.filename().string();
+        std::string bytes = read(file);
+        std::smatch m;
+        if (name.find("-lenient-") != std::string::npos) {
+            ++lenient;
+            auto rr = k.receipts->read(bytes, lim, rel);
+            INFO(rel << ": " << (rr ? "" : rr.err().message));
+            REQUIRE(rr);
+            CHECK(!rr->records.empty());
+            for (auto& rec : rr->records) CHECK(!rec.status.empty());
+            continue;
+        }
+        // A sample breaking a rule that applies only as sent (e.g. "appStatus 2 needs a signature") is
+        // judged as sent; every other one by the automatic profile (signed = as sent, else draft).
+        v::options this_opt = opt;
+        if (std::regex_search(name, m, invalid_name))
+            for (auto& rule : k.rules->all())
+                if (rule->id == m[1].str() && rule->applies_at == portgate::rules::stage::sent) this_opt.prof = v::profile::sent;
+        auto r = v::check(k, bytes, this_opt, lim, rel);
+        INFO(rel << " (could not check: " << (r ? "" : r.err().message) << ")");
+        REQUIRE(r);
+        INFO(rel << ": " << describe(*r));
+        bool expect_valid = !std::regex_search(name, m, invalid_name);
+        if (expect_valid) {
+            ++valid;
+            CHECK(r->valid());
+            if (r->type) per_family[r->type->family]++;
+            if (r->valid() && r->type && r->type->is_receipt()) {
+                auto rr = k.receipts->read(bytes, lim, rel);
+                INFO("receipt reader: " << (rr ? "" : rr.err().message));
+                REQUIRE(rr);
+                CHECK(!rr->records.empty());
+            }
+        } else {
+            ++invalid;
+            std::string code = m[1].str();
+            if (std::regex_match(code, std::regex("PG[0-9]{3}"))) {
+                CHECK(portgate::code_string(r->code) == "PG-" + code.substr(2));
+            } else {
+                CHECK(r->code == portgate::errc::rule_violated);
+                std::set<std::string> broken;
+                for (auto& p : r->problems) broken.insert(p.rule);
+                CHECK(broken == std::set<std::string>{code});
+            }
+        }
+        // libxml2 on the same schema file: valid samples pass, XSD-invalid ones fail.
+        bool schema_verdict_known = r->type && !r->schema.empty() && (expect_valid || r->code == portgate::errc::schema_invalid);
+        if (schema_verdict_known) {
+            auto sc = k.catalog->find(r->schema);
+            REQUIRE(sc);
+            std::string compile_error;
+            auto lv = lx.validate(sc->file(), bytes, compile_error);
+            INFO("libxml2 cannot compile " << sc->file().string() << ": " << compile_error);
+            REQUIRE(lv);
+            INFO("libxml2 says: " << lv->second);
+            CHECK(lv->first == (r->code != portgate::errc::schema_invalid));
+            ++libxml2_checked;
+        }
+    }
+    WARN(files.size() << " samples: " << valid << " valid, " << invalid << " invalid, " << lenient << " lenient; "
+                      << libxml2_checked << " also judged by libxml2");
+}
+
+TEST_CASE("golden samples: every registered type has a valid sample and every rule an invalid one", "[golden][formats]") {
+    const auto& k = knowledge();
+    std::set<std::string> types_with_valid, rules_with_sample;
+    static const std::regex invalid_name(R"(-invalid-([A-Za-z0-9_]+)-)");
+    portgate::xml::limits lim;
+    lim.max_bytes = std::size_t(64) << 20;
+    for (auto& file : sample_files()) {
+        auto name = file.filename().string();
+        std::smatch m;
+        if (std::regex_search(name, m, invalid_name)) {
+            rules_with_sample.insert(m[1].str());
+            continue;
+        }
+        if (name.find("-lenient-") != std::string::npos) continue;
+        auto r = v::check(k, read(file), {}, lim, name);
+        if (r && r->valid() && r->type) {
+            types_with_valid.insert(r->type->id);
+            if (r->inner && r->inner->type) types_with_valid.insert(r->inner->type->id);
+        }
+    }
+    for (auto& t : k.types->types()) {
+        INFO("type " << t->id << " (" << t->file << ") has no valid sample in samples/");
+        CHECK(types_with_valid.count(t->id) == 1);
+    }
+    for (auto& rule : k.rules->all()) {
+        if (rule->severity != "error") continue;
+        INFO("rule " << rule->id << " (" << rule->file << ":" << rule->line << ") has no samples/…-invalid-" << rule->id << "-….xml");
+        CHECK(rules_with_sample.count(rule->id) == 1);
+    }
+}

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/intake/intake.hpp"
 #include "gateway/xml/parser.hpp"
+#include "gateway/mapping/route_runner.hpp"
 #include "gateway/validation/checker.hpp"
 #include "gateway/xsd/validator.hpp"
 
@@ -244,6 +246,131 @@ int cmd_receipt(const std::string& xsd_dir_arg, const std::vector<std::string>& 
     return bad ? 1 : 0;
 }
 
+fs::path default_config() {
+    if (fs::exists("portgate.toml")) return "portgate.toml";
+    if (fs::exists("samples/portgate.toml")) return "samples/portgate.toml";
+    return fs::path(PORTGATE_SOURCE_DIR) / "samples" / "portgate.toml";
+}
+
+// `map --route R FILE`: the route's mappings on FILE; every output checked against its customs type.
+int cmd_map(const std::string& config_arg, const std::string& route_id, const std::string& now_arg, const std::string& seed_arg,
+            const std::vector<std::string>& with, const std::string& out_dir, const std::string& file) {
+    xml::initialise();
+    xsd::initialise();
+    fs::path config_file = config_arg.empty() ? default_config() : fs::path(config_arg);
+    auto cfg = config::load(config_file);
+    if (!cfg) {
+        print_problems(config_file.string(), cfg.err());
+        return 2;
+    }
+    const config::route* r = cfg->route_by_id(route_id);
+    if (!r) {
+        std::string known;
+        for (auto& rr : cfg->routes) known += " " + rr.id;
+        std::cerr << fmt::format("portgate map: no route '{}' in {} (routes:{})\n", route_id, config_file.string(), known);
+        return 2;
+    }
+    auto k = load_knowledge(cfg->xsd_dir, cfg->calendar_file.string());
+    if (!k) return 2;
+    auto lib = mapping::library::load(cfg->mappings_dir, rules::environment{(*k)->codes, (*k)->calendar, std::nullopt});
+    if (!lib) {
+        print_problems(cfg->mappings_dir.string(), lib.err());
+        return 2;
+    }
+    mapping::route_run_options opt;
+    if (!now_arg.empty()) {
+        opt.now = formats::parse_civil(now_arg);
+        if (!opt.now) {
+            std::cerr << fmt::format("portgate map: --now '{}' is not a time (yyyyMMddHHmmss)\n", now_arg);
+            return 2;
+        }
+    }
+    if (!seed_arg.empty()) {
+        try {
+            opt.seed = std::stoull(seed_arg);
+        } catch (...) {
+            std::cerr << "portgate map: --seed expects a number\n";
+            return 2;
+        }
+    }
+    xml::limits lim;
+    lim.max_bytes = std::size_t(64) << 20;
+    std::vector<xml::document> keep;
+    for (auto& w : with) {
+        auto eq = w.find('=');
+        if (eq == std::string::npos) {
+            std::cerr << "portgate map: --with expects NAME=FILE\n";
+            return 2;
+        }
+        auto bytes = read_file(w.substr(eq + 1));
+        if (!bytes) {
+            std::cerr << fmt::format("portgate map: cannot read {}\n", w.substr(eq + 1));
+            return 2;
+        }
+        auto d = xml::parse(*bytes, lim, w.substr(eq + 1));
+        if (!d) {
+            print_problems(w.substr(eq + 1), d.err());
+            return 1;
+        }
+        opt.joined[w.substr(0, eq)].push_back(d->doc.get());
+        keep.push_back(std::move(d.value()));
+    }
+    auto bytes = read_file(file);
+    if (!bytes) {
+        std::cerr << fmt::format("portgate map: cannot read {}\n", file);
+        return 2;
+    }
+    // The input is judged first, as the gateway would: its schema (the route's or its type's) and rules.
+    validation::options vo;
+    vo.type = r->type;
+    vo.schema = r->schema;
+    vo.rules = r->rules;
+    vo.now = opt.now;
+    auto rep = validation::check(**k, *bytes, vo, lim, file);
+    if (!rep) {
+        std::cout << fmt::format("{}: could not check: {}\n", file, rep.err().message);
+        return 2;
+    }
+    if (!rep->valid()) {
+        std::cout << fmt::format("{}: invalid input {}: {}\n", file, code_string(rep->code), rep->message);
+        print_problems(file, error(rep->code, rep->message, rep->problems));
+        return 1;
+    }
+    auto doc = xml::parse(*bytes, lim, file);
+    if (r->maps.empty()) {
+        std::cout << *bytes;
+        return 0;
+    }
+    auto res = mapping::run_route(**k, **lib, *r, doc->doc.get(), opt);
+    if (!res) {
+        std::cout << fmt::format("{}: {} {}\n", file, code_string(res.err().code), res.err().message);
+        for (auto& p : res.err().problems)
+            if (p.message != res.err().message) std::cout << fmt::format("{}:{}: {}\n", file, p.line, p.message);
+        return 1;
+    }
+    std::size_t n = 0;
+    for (auto& o : res->outputs) {
+        ++n;
+        if (!out_dir.empty()) {
+            fs::create_directories(out_dir);
+            fs::path f = fs::path(out_dir) / fmt::format("{}.{}.{}", fs::path(file).stem().string(), n, o.bytes.rfind("<?xml", 0) == 0 ? "xml" : "txt");
+            std::ofstream(f, std::ios::binary) << o.bytes;
+            std::cerr << fmt::format("{}: {} from {}{}\n", f.string(), o.type.empty() ? "text" : o.type, o.stylesheet,
+                                     o.join_key.empty() ? "" : " (join " + o.join_key + ")");
+        } else {
+            if (res->outputs.size() > 1)
+                std::cout << fmt::format("<!-- portgate map: output {} of {}: {} from {}{} -->\n", n, res->outputs.size(),
+                                         o.type.empty() ? "text" : o.type, o.stylesheet, o.join_key.empty() ? "" : " (join " + o.join_key + ")");
+            std::cout << o.bytes;
+            if (!o.bytes.empty() && o.bytes.back() != '\n') std::cout << "\n";
+        }
+    }
+    for (auto& w : res->waiting)
+        std::cerr << fmt::format("{}: {} waits for route '{}' documents with key(s) {} (give them with --with {}=FILE)\n", file, w.stylesheet,
+                                 w.with, fmt::join(w.keys, ", "), w.as);
+    return 0;
+}
+
 // `types`: the registered message and receipt types.
 int cmd_types(const std::string& xsd_dir_arg) {
     xml::initialise();
@@ -340,6 +467,17 @@ int run(int argc, char** argv) {
     receipt->add_option("--xsd-dir", xsd_dir, "schema directory (default: ./xsd or the source tree's)");
     receipt->add_option("files", receipt_files, "receipt files")->required();
 
+    std::string map_config, map_route, map_now, map_seed, map_out, map_file;
+    std::vector<std::string> map_with;
+    auto* map_cmd = app.add_subcommand("map", "run a route's mappings on a file and print the customs document(s)");
+    map_cmd->add_option("--config", map_config, "configuration (default: ./portgate.toml or samples/portgate.toml)");
+    map_cmd->add_option("--route", map_route, "route id")->required();
+    map_cmd->add_option("--now", map_now, "fix pg:now (yyyyMMddHHmmss)");
+    map_cmd->add_option("--seed", map_seed, "make pg:guid deterministic");
+    map_cmd->add_option("--with", map_with, "NAME=FILE: a document for a join (pg:input(NAME))");
+    map_cmd->add_option("--out-dir", map_out, "write the outputs as files here instead of printing them");
+    map_cmd->add_option("file", map_file, "input file")->required();
+
     auto* types_cmd = app.add_subcommand("types", "list the registered message and receipt types");
     types_cmd->add_option("--xsd-dir", xsd_dir, "schema directory (default: ./xsd or the source tree's)");
 
@@ -362,6 +500,7 @@ int run(int argc, char** argv) {
     if (*validate) return cmd_validate(schema, type, with_rules, profile, now, calendar, xsd_dir, files);
     if (*receipt) return cmd_receipt(xsd_dir, receipt_files);
     if (*types_cmd) return cmd_types(xsd_dir);
+    if (*map_cmd) return cmd_map(map_config, map_route, map_now, map_seed, map_with, map_out, map_file);
     if (*check) return cmd_check_config(check_file);
     if (*hash) {
         std::cout << config::hash_api_key(key) << "\n";

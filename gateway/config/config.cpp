@@ -121,6 +121,12 @@ const partner* config::find_partner(std::string_view id) const {
     return nullptr;
 }
 
+const route* config::route_by_id(std::string_view id) const {
+    for (auto& r : routes)
+        if (r.id == id) return &r;
+    return nullptr;
+}
+
 const route* config::find_route(std::string_view partner_id, std::string_view qualified_root) const {
     for (auto& r : routes)
         if (r.partner == partner_id && r.root == qualified_root) return &r;
@@ -280,7 +286,7 @@ result<config> load(const fs::path& file) {
             auto& t = *e.as_table();
             route r;
             r.line = static_cast<int>(t.source().begin.line);
-            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema", "type", "rules"});
+            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema", "type", "rules", "params", "map"});
             if (auto v = rd.get<std::string>(t, "id", "route")) r.id = *v;
             if (auto v = rd.get<std::string>(t, "partner", "route", true)) {
                 r.partner = *v;
@@ -294,6 +300,47 @@ result<config> load(const fs::path& file) {
             if (auto v = rd.get<std::string>(t, "schema", "route")) r.schema = *v;
             if (auto v = rd.get<std::string>(t, "type", "route")) r.type = v->empty() ? "auto" : *v;
             if (auto v = rd.get<bool>(t, "rules", "route")) r.rules = *v;
+            if (auto* pn = t.get("params")) {
+                if (auto* pt = pn->as_table()) {
+                    for (auto&& [k, v] : *pt) {
+                        if (auto sv = v.value<std::string>()) r.params[std::string(k.str())] = *sv;
+                        else rd.add(v, fmt::format("route.params.{}: expected a string", k.str()));
+                    }
+                } else {
+                    rd.add(pn, "route.params: expected a table of strings");
+                }
+            }
+            if (auto* mn = t.get("map")) {
+                auto* ma = mn->as_array();
+                if (!ma || !ma->is_array_of_tables()) rd.add(mn, "route.map: expected [[route.map]] tables");
+                else for (auto&& me : *ma) {
+                    auto& mt = *me.as_table();
+                    route_map m;
+                    m.line = static_cast<int>(mt.source().begin.line);
+                    rd.unknown_keys(mt, "[[route.map]]", {"stylesheet", "output", "optional", "join"});
+                    if (auto v = rd.get<std::string>(mt, "stylesheet", "route.map", true)) {
+                        m.stylesheet = *v;
+                        if (!fs::is_regular_file(cfg.mappings_dir / *v))
+                            rd.add(mt.get("stylesheet"), fmt::format("route.map.stylesheet: '{}' is not in {}", *v, cfg.mappings_dir.string()));
+                    }
+                    if (auto v = rd.get<std::string>(mt, "output", "route.map")) m.output = *v;
+                    if (auto v = rd.get<bool>(mt, "optional", "route.map")) m.optional = *v;
+                    if (auto* jn = mt.get("join")) {
+                        if (auto* jt = jn->as_table()) {
+                            rd.unknown_keys(*jt, "route.map.join", {"with", "key", "other_key", "as"});
+                            route_map::join_spec j;
+                            if (auto v = rd.get<std::string>(*jt, "with", "route.map.join", true)) j.with = *v;
+                            if (auto v = rd.get<std::string>(*jt, "key", "route.map.join", true)) j.key = *v;
+                            if (auto v = rd.get<std::string>(*jt, "other_key", "route.map.join", true)) j.other_key = *v;
+                            if (auto v = rd.get<std::string>(*jt, "as", "route.map.join")) j.as = *v;
+                            m.join = std::move(j);
+                        } else {
+                            rd.add(jn, "route.map.join: expected a table {with, key, other_key, as}");
+                        }
+                    }
+                    r.maps.push_back(std::move(m));
+                }
+            }
             if (r.id.empty()) r.id = r.partner + ":" + r.root;
             if (!r.partner.empty() && !r.root.empty() && !route_keys.insert(r.partner + "|" + r.root).second)
                 rd.add(&t, fmt::format("route: partner '{}' already has a route for {}", r.partner, r.root));

@@ -46,6 +46,22 @@ struct partner {
     int line = 0;
 };
 
+// One stylesheet a route runs on its input; each output must be of type `output` (its schema, draft
+// profile, and its business rules).
+struct route_map {
+    std::string stylesheet;  // file name in mappings/
+    std::string output;      // registered type id of every output ("" = detect)
+    bool optional = false;   // an empty result is not an error
+    struct join_spec {
+        std::string with;       // id of the route whose documents this one joins
+        std::string key;        // XPath selecting the join key value(s) in this input
+        std::string other_key;  // XPath selecting the key value(s) in the other input
+        std::string as = "other";  // name the stylesheet reaches the other document by: pg:input(as)
+    };
+    std::optional<join_spec> join;
+    int line = 0;
+};
+
 struct route {
     std::string id;
     std::string partner;  // partner id
@@ -53,6 +69,8 @@ struct route {
     std::string schema;   // catalog name (xsd/catalog.toml) that checks the input; "" = the type's own
     std::string type = "auto";  // registered type id (xsd/families/), or auto = detect from the root
     bool rules = true;    // run the type's business rules (xsd/rules/) after the schema
+    std::map<std::string, std::string> params;  // pg:param values for the mappings (company codes …)
+    std::vector<route_map> maps;                // empty = the input itself is the customs message
     int line = 0;
 };
 
@@ -68,6 +86,7 @@ struct config {
 
     const partner* find_partner(std::string_view id) const;
     const route* find_route(std::string_view partner_id, std::string_view qualified_root) const;
+    const route* route_by_id(std::string_view id) const;
 };
 
 // Loads and checks `file`. On error: errc::config_invalid with one problem per finding (line, message).

@@ -32,6 +32,8 @@ std::string_view code_name(errc e) {
     case errc::unknown_schema: return "unknown_schema";
     case errc::rule_violated: return "rule_violated";
     case errc::unknown_type: return "unknown_type";
+    case errc::mapping_failed: return "mapping_failed";
+    case errc::mapping_output_invalid: return "mapping_output_invalid";
     case errc::store_failed: return "store_failed";
     case errc::internal: return "internal";
     case errc::io_error: return "io_error";
@@ -64,7 +66,9 @@ int http_status(errc e) {
     case errc::schema_invalid:
     case errc::no_route:
     case errc::rule_violated:
-    case errc::unknown_type: return 422;
+    case errc::unknown_type:
+    case errc::mapping_failed:
+    case errc::mapping_output_invalid: return 422;
     case errc::unknown_schema:
     case errc::store_failed:
     case errc::internal:

@@ -41,6 +41,8 @@ enum class errc : std::uint16_t {
     unknown_schema = 303,         // a route names a schema the catalog does not have
     rule_violated = 304,          // a business rule (xsd/rules/*.toml) failed: rule id, path, line, customs code
     unknown_type = 305,           // the document's root matches no registered message type (xsd/families/)
+    mapping_failed = 306,         // a mapping stopped: unknown code, missing parameter, xsl:message terminate
+    mapping_output_invalid = 307, // a mapping's output breaks the customs schema or business rules
 
     // 4xx — XML signatures (gateway/sign)
     sign_key_unavailable = 401,   // key or certificate could not be loaded (file, password, token, mismatch)

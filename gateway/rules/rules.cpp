@@ -16,6 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 
 thread_local const environment* current_env = nullptr;
+thread_local int strict_depth = 0;
+thread_local std::string strict_failure;
 
 std::string pop_string(xmlXPathParserContext* ctxt) {
     xmlChar* s = xmlXPathPopString(ctxt);
@@ -63,9 +65,16 @@ void fn_code(xmlXPathParserContext* ctxt, int nargs) {
     std::string value = trim(pop_string(ctxt));
     std::string table = pop_string(ctxt);
     std::string out;
-    if (current_env && current_env->codes)
-        if (auto* t = current_env->codes->table(table))
-            if (auto* e = t->lookup(value)) out = e->code;
+    const formats::code_table* t = current_env && current_env->codes ? current_env->codes->table(table) : nullptr;
+    if (t)
+        if (auto* e = t->lookup(value)) out = e->code;
+    if (out.empty() && strict_depth > 0) {
+        if (strict_failure.empty())
+            strict_failure = t ? fmt::format("pg:code('{}', '{}'): no such code or alias in xsd/codes/{}.tsv", table, value, table)
+                               : fmt::format("pg:code('{}', '{}'): there is no code table '{}'", table, value, table);
+        xmlXPathErr(ctxt, XPATH_EXPR_ERROR);
+        return;
+    }
     return_string(ctxt, out);
 }
 
@@ -216,6 +225,12 @@ void register_functions(xmlXPathContext* ctx) {
     reg("round", fn_round);
     reg("sum-length", fn_sum_length);
 }
+
+strict_codes_scope::strict_codes_scope() {
+    if (strict_depth++ == 0) strict_failure.clear();
+}
+strict_codes_scope::~strict_codes_scope() { --strict_depth; }
+const std::string& strict_codes_scope::failure() const { return strict_failure; }
 
 environment_scope::environment_scope(const environment* env) : previous_(current_env) { current_env = env; }
 environment_scope::~environment_scope() { current_env = previous_; }

@@ -48,6 +48,18 @@ private:
     const environment* previous_;
 };
 
+// While one is alive on a thread, pg:code of an unknown code stops the evaluation (an XPath error) and
+// records why — the mappings' behaviour; rules get '' instead.
+class strict_codes_scope {
+public:
+    strict_codes_scope();
+    ~strict_codes_scope();
+    strict_codes_scope(const strict_codes_scope&) = delete;
+    strict_codes_scope& operator=(const strict_codes_scope&) = delete;
+    // The first failure recorded in this scope ("" when none).
+    const std::string& failure() const;
+};
+
 enum class stage { any, draft, sent };
 
 struct rule {

@@ -1,0 +1,68 @@
+// XSLT mappings (mappings/*.xsl) on libxslt: every stylesheet compiled once at start-up and shared by all
+// workers; each run gets its own transform context with file/network access forbidden, portgate's
+// extension functions (pg:code, pg:guid, pg:now, pg:time, pg:amount, pg:param, pg:input …) and the route's
+// parameters. One input may give many outputs (<pg:outputs><pg:output>…); a failure names the stylesheet,
+// the reason (an unknown code, a missing parameter, xsl:message terminate="yes") and never crashes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <libxml/tree.h>
+
+#include "gateway/core/error.hpp"
+#include "gateway/formats/calendar.hpp"
+#include "gateway/rules/rules.hpp"
+
+namespace portgate::mapping {
+
+inline constexpr const char* output_namespace = "urn:portgate:mapping";
+
+// Call once at start-up (libxslt/libexslt init, the restricted document loader).
+void initialise();
+
+struct output {
+    std::string type;   // pg:output/@type when given, else ""
+    std::string bytes;  // a whole document (XML declaration, UTF-8) or text (method="text")
+    bool text = false;
+};
+
+struct run_options {
+    const std::map<std::string, std::string>* params = nullptr;  // route parameters (pg:param)
+    std::map<std::string, xmlDoc*> inputs;                          // extra documents (pg:input)
+    std::map<std::string, std::string> xslt_params;                 // top-level xsl:param string values
+    std::optional<formats::civil_seconds> now;                      // fixes pg:now
+    std::optional<std::uint64_t> seed;                              // makes pg:guid deterministic
+};
+
+class library {
+public:
+    // Compiles every *.xsl in `dir`. Problems name the file (and libxslt's line). An absent directory
+    // gives an empty library.
+    static result<std::shared_ptr<const library>> load(const std::filesystem::path& dir, rules::environment env);
+    ~library();
+
+    bool has(std::string_view stylesheet) const;
+    std::vector<std::string> names() const;
+
+    // Runs `stylesheet` on `input`. Error mapping_failed (PG-306) with the stylesheet's name and the reason.
+    result<std::vector<output>> apply(std::string_view stylesheet, xmlDoc* input, const run_options& opt) const;
+
+private:
+    struct compiled;
+    std::map<std::string, std::unique_ptr<compiled>, std::less<>> sheets_;
+    rules::environment env_;
+};
+
+// Serializes a normalized receipt record as the reverse mappings' input (<receipt xmlns="urn:portgate:receipt:1">).
+struct receipt_original {
+    std::string id, type, partner, partner_ref;
+};
+
+}  // namespace portgate::mapping

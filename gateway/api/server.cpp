@@ -125,6 +125,14 @@ json message_json(const store::message_view& m, bool with_events) {
     if (!m.doc_guid.empty()) j["guid"] = m.doc_guid;
     if (!m.idempotency_key.empty()) j["idempotency_key"] = m.idempotency_key;
     if (!m.source_name.empty()) j["source_name"] = m.source_name;
+    if (!m.route.empty()) j["route"] = m.route;
+    if (!m.direction.empty()) j["direction"] = m.direction;
+    if (!m.parent_id.empty()) j["parent"] = m.parent_id;
+    if (!m.children.empty()) {
+        json c = json::array();
+        for (auto& ch : m.children) c.push_back({{"id", ch.id}, {"type", ch.type}, {"state", ch.state}});
+        j["outputs"] = std::move(c);
+    }
     if (with_events) {
         json ev = json::array();
         for (auto& e : m.events) {

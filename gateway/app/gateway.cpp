@@ -18,6 +18,7 @@
 #include "gateway/intake/intake.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/xml/parser.hpp"
+#include "gateway/mapping/engine.hpp"
 #include "gateway/validation/checker.hpp"
 #include "gateway/xsd/validator.hpp"
 
@@ -28,6 +29,7 @@ namespace net = boost::asio;
 struct gateway::impl {
     config::config cfg;
     std::shared_ptr<const validation::knowledge> knowledge;
+    std::shared_ptr<const mapping::library> mappings;
     std::unique_ptr<store::store> st;
     metrics m;
     std::unique_ptr<worker_pool> workers;
@@ -57,6 +59,13 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     auto k = validation::knowledge::load(im.cfg.xsd_dir, im.cfg.calendar_file);
     if (!k) return k.err();
     im.knowledge = std::move(k.value());
+    auto lib = mapping::library::load(im.cfg.mappings_dir, rules::environment{im.knowledge->codes, im.knowledge->calendar, std::nullopt});
+    if (!lib) return lib.err();
+    im.mappings = std::move(lib.value());
+    for (auto& r : im.cfg.routes)
+        for (auto& mp : r.maps)
+            if (!im.mappings->has(mp.stylesheet))
+                return error(errc::config_invalid, fmt::format("route '{}': stylesheet {} is not in {}", r.id, mp.stylesheet, im.cfg.mappings_dir.string()));
     if (auto problems = intake::pipeline::check_routes(im.cfg, *im.knowledge); !problems.empty())
         return error(errc::config_invalid, fmt::format("{}: routes name unknown schemas or types", im.cfg.file.string()), problems);
 
@@ -66,7 +75,7 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
 
     unsigned workers = im.cfg.server.workers ? im.cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
     im.workers = std::make_unique<worker_pool>(workers, im.cfg.server.queue_capacity);
-    im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, *im.st, im.m);
+    im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m);
     im.router = std::make_unique<api::router>(api::context{im.cfg, *im.st, *im.pipeline, *im.workers, im.m});
     im.server = std::make_unique<api::server>(im.ioc, *im.router, im.cfg.server);
     im.folders = std::make_unique<adapters::folder_intake>(im.cfg, *im.pipeline, *im.workers, im.m);
@@ -94,6 +103,7 @@ gateway::~gateway() {
 
 status gateway::start() {
     auto& im = *impl_;
+    if (auto n = im.pipeline->recheck_waiting(); n > 0) spdlog::info("completed {} join(s) left waiting by an earlier run", n);
     if (auto s = im.server->listen(im.cfg.server.listen_host, im.cfg.server.listen_port); !s) return s;
     im.work.emplace(net::make_work_guard(im.ioc));
     for (unsigned i = 0; i < im.cfg.server.io_threads; ++i) im.io_threads.emplace_back([&im] { im.ioc.run(); });
@@ -138,6 +148,7 @@ void gateway::run() {
     if (im.server->in_flight() > 0) spdlog::warn("{} request(s) still in flight after the grace period", im.server->in_flight());
     // 3. Drain the workers and the store (every queued operation is committed), then stop I/O.
     im.workers->stop();
+    im.pipeline->drain_joins();
     im.st->close();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let posted responses reach their sockets
     im.work.reset();

@@ -210,13 +210,9 @@ int cmd_validate(const std::string& schema_arg, const std::string& type, bool ru
     return cmd_validate_typed(type.empty() ? "auto" : type, rules, profile, now, calendar, xsd_dir, files);
 }
 
-// `receipt FILE…`: the lenient reader's normalized records, one JSON object per line.
-int cmd_receipt(const std::string& xsd_dir_arg, const std::vector<std::string>& files) {
-    xml::initialise();
-    xsd::initialise();
-    fs::path xsd_dir = xsd_dir_arg.empty() ? default_xsd_dir() : fs::path(xsd_dir_arg);
-    auto k = load_knowledge(xsd_dir, "");
-    if (!k) return 2;
+// Reads each receipt file leniently and hands the reading to `fn`; returns how many files failed.
+int for_each_receipt(const validation::knowledge& k, const std::vector<std::string>& files,
+                     const std::function<int(const std::string&, const formats::receipt_reading&)>& fn) {
     int bad = 0;
     for (auto& f : files) {
         auto bytes = read_file(f);
@@ -225,12 +221,26 @@ int cmd_receipt(const std::string& xsd_dir_arg, const std::vector<std::string>& 
             ++bad;
             continue;
         }
-        auto r = (*k)->receipts->read(*bytes, {}, f);
+        auto r = k.receipts->read(*bytes, {}, f);
         if (!r) {
             std::cerr << fmt::format("{}: {} {}\n", f, code_string(r.err().code), r.err().message);
             ++bad;
             continue;
         }
+        bad += fn(f, *r);
+    }
+    return bad;
+}
+
+// `receipt FILE…`: the lenient reader's normalized records, one JSON object per line.
+int cmd_receipt(const std::string& xsd_dir_arg, const std::vector<std::string>& files) {
+    xml::initialise();
+    xsd::initialise();
+    fs::path xsd_dir = xsd_dir_arg.empty() ? default_xsd_dir() : fs::path(xsd_dir_arg);
+    auto k = load_knowledge(xsd_dir, "");
+    if (!k) return 2;
+    int bad = for_each_receipt(**k, files, [](const std::string& f, const formats::receipt_reading& rd) {
+        const formats::receipt_reading* r = &rd;
         for (auto& rec : r->records) {
             nlohmann::json keys = nlohmann::json::object();
             for (auto& [kk, v] : rec.keys) keys[kk] = v;
@@ -242,7 +252,8 @@ int cmd_receipt(const std::string& xsd_dir_arg, const std::vector<std::string>& 
             std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         }
         if (r->duplicates) std::cerr << fmt::format("{}: {} repeated return(s) dropped\n", f, r->duplicates);
-    }
+        return 0;
+    });
     return bad ? 1 : 0;
 }
 
@@ -371,6 +382,59 @@ int cmd_map(const std::string& config_arg, const std::string& route_id, const st
     return 0;
 }
 
+// `notify --stylesheet S RECEIPT…`: the partner notifications a reverse mapping makes of each record.
+int cmd_notify(const std::string& config_arg, const std::string& stylesheet, const std::string& now_arg, const std::string& out_dir,
+               const std::vector<std::string>& files) {
+    xml::initialise();
+    xsd::initialise();
+    fs::path config_file = config_arg.empty() ? default_config() : fs::path(config_arg);
+    auto cfg = config::load(config_file);
+    if (!cfg) {
+        print_problems(config_file.string(), cfg.err());
+        return 2;
+    }
+    auto k = load_knowledge(cfg->xsd_dir, cfg->calendar_file.string());
+    if (!k) return 2;
+    auto lib = mapping::library::load(cfg->mappings_dir, rules::environment{(*k)->codes, (*k)->calendar, std::nullopt});
+    if (!lib) {
+        print_problems(cfg->mappings_dir.string(), lib.err());
+        return 2;
+    }
+    mapping::run_options ro;
+    if (!now_arg.empty()) ro.now = formats::parse_civil(now_arg);
+    ro.seed = 1;
+    int bad = for_each_receipt(**k, files, [&](const std::string& f, const formats::receipt_reading& reading) {
+        int failed = 0;
+        const formats::receipt_reading* rr = &reading;
+        std::size_t n = 0;
+        for (auto& rec : rr->records) {
+            ++n;
+            std::string input = mapping::receipt_document(rec);
+            auto doc = xml::parse(input, {}, "receipt");
+            auto outs = (*lib)->apply(stylesheet, doc->doc.get(), ro);
+            if (!outs) {
+                std::cerr << fmt::format("{}: record {}: {} {}\n", f, n, code_string(outs.err().code), outs.err().message);
+                failed = 1;
+                continue;
+            }
+            for (auto& o : *outs) {
+                if (!out_dir.empty()) {
+                    fs::create_directories(out_dir);
+                    std::string ext = o.text ? "json" : "xml";
+                    fs::path p = fs::path(out_dir) / (n == 1 ? fmt::format("{}.{}", fs::path(f).stem().string(), ext)
+                                                            : fmt::format("{}.{}.{}", fs::path(f).stem().string(), n, ext));
+                    std::ofstream(p, std::ios::binary) << o.bytes;
+                } else {
+                    std::cout << o.bytes;
+                    if (!o.bytes.empty() && o.bytes.back() != '\n') std::cout << "\n";
+                }
+            }
+        }
+        return failed;
+    });
+    return bad ? 1 : 0;
+}
+
 // `types`: the registered message and receipt types.
 int cmd_types(const std::string& xsd_dir_arg) {
     xml::initialise();
@@ -478,6 +542,15 @@ int run(int argc, char** argv) {
     map_cmd->add_option("--out-dir", map_out, "write the outputs as files here instead of printing them");
     map_cmd->add_option("file", map_file, "input file")->required();
 
+    std::string notify_config, notify_sheet, notify_now, notify_out;
+    std::vector<std::string> notify_files;
+    auto* notify_cmd = app.add_subcommand("notify", "turn receipts into a partner's notifications with a reverse mapping");
+    notify_cmd->add_option("--config", notify_config, "configuration (default: ./portgate.toml or samples/portgate.toml)");
+    notify_cmd->add_option("--stylesheet", notify_sheet, "reverse mapping in mappings/ (e.g. notify-shop-json.xsl)")->required();
+    notify_cmd->add_option("--now", notify_now, "fix pg:now (yyyyMMddHHmmss)");
+    notify_cmd->add_option("--out-dir", notify_out, "write <receipt>[.n].json|xml files here");
+    notify_cmd->add_option("files", notify_files, "receipt files")->required();
+
     auto* types_cmd = app.add_subcommand("types", "list the registered message and receipt types");
     types_cmd->add_option("--xsd-dir", xsd_dir, "schema directory (default: ./xsd or the source tree's)");
 
@@ -489,6 +562,9 @@ int run(int argc, char** argv) {
     auto* hash = app.add_subcommand("hash-key", "print the hash of an API key, as the config stores it");
     hash->add_option("key", key, "the key")->required();
 
+    // sign / verify (gateway/cli/sign_cli.hpp, declared here so that only run() changes)
+    std::function<std::optional<int>()> add_sign_commands(CLI::App&);
+    auto run_sign_commands = add_sign_commands(app);
 
     try {
         app.parse(argc, argv);
@@ -496,10 +572,12 @@ int run(int argc, char** argv) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : 2;
     }
+    if (auto rc = run_sign_commands()) return *rc;
     if (*serve) return cmd_serve(config_file, listen, data_dir, log_level);
     if (*validate) return cmd_validate(schema, type, with_rules, profile, now, calendar, xsd_dir, files);
     if (*receipt) return cmd_receipt(xsd_dir, receipt_files);
     if (*types_cmd) return cmd_types(xsd_dir);
+    if (*notify_cmd) return cmd_notify(notify_config, notify_sheet, notify_now, notify_out, notify_files);
     if (*map_cmd) return cmd_map(map_config, map_route, map_now, map_seed, map_with, map_out, map_file);
     if (*check) return cmd_check_config(check_file);
     if (*hash) {

@@ -34,6 +34,11 @@ std::string_view code_name(errc e) {
     case errc::unknown_type: return "unknown_type";
     case errc::mapping_failed: return "mapping_failed";
     case errc::mapping_output_invalid: return "mapping_output_invalid";
+    case errc::sign_key_unavailable: return "sign_key_unavailable";
+    case errc::sign_failed: return "sign_failed";
+    case errc::sign_unsupported: return "sign_unsupported";
+    case errc::signature_invalid: return "signature_invalid";
+    case errc::signature_unverifiable: return "signature_unverifiable";
     case errc::store_failed: return "store_failed";
     case errc::internal: return "internal";
     case errc::io_error: return "io_error";
@@ -68,7 +73,12 @@ int http_status(errc e) {
     case errc::rule_violated:
     case errc::unknown_type:
     case errc::mapping_failed:
-    case errc::mapping_output_invalid: return 422;
+    case errc::mapping_output_invalid:
+    case errc::sign_unsupported:
+    case errc::signature_invalid: return 422;
+    case errc::sign_key_unavailable:
+    case errc::sign_failed:
+    case errc::signature_unverifiable: return 500;
     case errc::unknown_schema:
     case errc::store_failed:
     case errc::internal:
@@ -86,6 +96,7 @@ bool is_retryable(errc e) {
     case errc::internal:
     case errc::io_error:
     case errc::shutting_down:
+    case errc::sign_failed:
     case errc::request_timeout: return true;
     default: return false;
     }

@@ -2,7 +2,16 @@
 #include "gateway/intake/intake.hpp"
 
 #include <fmt/format.h>
+#include <future>
+#include <algorithm>
 #include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "gateway/core/digest.hpp"
 #include "gateway/core/ids.hpp"
@@ -28,7 +37,95 @@ std::string root_guid(const xml::document& d) {
     return s;
 }
 
+// The guid attribute of an output document's root (outputs are small; the root comes first).
+std::string guid_attr(const std::string& bytes) {
+    auto root = bytes.find('<', bytes.rfind("?>", 200) == std::string::npos ? 0 : bytes.find("?>") + 2);
+    auto end = bytes.find('>', root);
+    if (root == std::string::npos || end == std::string::npos) return {};
+    std::string head = bytes.substr(root, end - root);
+    auto g = head.find(" guid=\"");
+    if (g == std::string::npos) return {};
+    auto close = head.find('"', g + 7);
+    return close == std::string::npos ? std::string() : head.substr(g + 7, std::min<std::size_t>(close - g - 7, 64));
+}
+
+store::new_message make_output(const std::string& partner, const std::string& route, const mapping::mapped& o,
+                               const validation::knowledge& k) {
+    store::new_message c;
+    c.id = new_message_id();
+    c.partner = partner;
+    c.channel = "mapping";
+    c.route = route;
+    c.direction = "out";
+    c.payload_stage = "mapped";
+    c.type = o.type;
+    if (auto* t = k.types->find(o.type)) c.root = t->ns.empty() ? t->root : fmt::format("{{{}}}{}", t->ns, t->root);
+    c.doc_guid = guid_attr(o.bytes);
+    c.state = std::string(to_string(doc_state::mapped));
+    c.received_at = store::now_ms();
+    c.sha256 = sha256_hex(o.bytes);
+    for (auto& rec : o.keys)
+        for (auto& kv : rec) c.keys.push_back(kv);
+    nlohmann::json d{{"stylesheet", o.stylesheet}, {"type", o.type}};
+    if (!o.join_key.empty()) d["join_key"] = o.join_key;
+    c.events.push_back({"mapped", c.state, "", d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    c.bytes = o.bytes;
+    return c;
+}
+
 }  // namespace
+
+struct pipeline::joiner {
+    std::mutex mu;
+    std::condition_variable cv, idle;
+    std::deque<std::function<void()>> q;
+    bool stop = false;
+    int busy = 0;
+    std::thread t;
+    joiner() : t([this] { run(); }) {}
+    ~joiner() {
+        {
+            std::lock_guard lk(mu);
+            stop = true;
+        }
+        cv.notify_all();
+        t.join();
+    }
+    void post(std::function<void()> f) {
+        {
+            std::lock_guard lk(mu);
+            q.push_back(std::move(f));
+        }
+        cv.notify_one();
+    }
+    void drain() {
+        std::unique_lock lk(mu);
+        idle.wait(lk, [&] { return q.empty() && busy == 0; });
+    }
+    void run() {
+        for (;;) {
+            std::function<void()> f;
+            {
+                std::unique_lock lk(mu);
+                cv.wait(lk, [&] { return stop || !q.empty(); });
+                if (q.empty()) return;
+                f = std::move(q.front());
+                q.pop_front();
+                ++busy;
+            }
+            try {
+                f();
+            } catch (const std::exception& e) {
+                spdlog::error("join: {}", e.what());
+            }
+            {
+                std::lock_guard lk(mu);
+                --busy;
+            }
+            idle.notify_all();
+        }
+    }
+};
 
 std::string problems_json(const std::vector<problem>& problems) {
     nlohmann::json arr = nlohmann::json::array();
@@ -41,10 +138,15 @@ std::string problems_json(const std::vector<problem>& problems) {
     return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-pipeline::pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge, store::store& st, metrics& m)
-    : cfg_(cfg), knowledge_(std::move(knowledge)), store_(st), metrics_(m) {
+pipeline::~pipeline() = default;
+
+pipeline::pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge,
+                   std::shared_ptr<const mapping::library> mappings, store::store& st, metrics& m)
+    : cfg_(cfg), knowledge_(std::move(knowledge)), mappings_(std::move(mappings)), store_(st), metrics_(m),
+      joiner_(std::make_unique<joiner>()) {
     stage_parse_ = &m.histogram_for("portgate_stage_seconds", "stage=\"parse\"");
     stage_validate_ = &m.histogram_for("portgate_stage_seconds", "stage=\"validate\"");
+    stage_map_ = &m.histogram_for("portgate_stage_seconds", "stage=\"map\"");
     stored_latency_ = &m.histogram_for("portgate_intake_stored_seconds");
     m.help("portgate_stage_seconds", "Time spent in each pipeline stage");
     m.help("portgate_intake_stored_seconds", "Intake to durable store, per message");
@@ -62,6 +164,16 @@ std::vector<problem> pipeline::check_routes(const config::config& cfg, const val
         }
         if (r.type != "auto" && !k.types->find(r.type))
             out.push_back({r.line, 0, "", fmt::format("route '{}': type '{}' is not registered in xsd/families/ (see `portgate types`)", r.id, r.type), ""});
+        for (auto& m : r.maps) {
+            if (!m.output.empty() && !k.types->find(m.output))
+                out.push_back({m.line, 0, "", fmt::format("route '{}': map {}: output type '{}' is not registered", r.id, m.stylesheet, m.output), ""});
+            if (m.join && !cfg.route_by_id(m.join->with))
+                out.push_back({m.line, 0, "", fmt::format("route '{}': map {}: join.with '{}' is not a route id", r.id, m.stylesheet, m.join->with), ""});
+            if (m.join)
+                for (auto* x : {&m.join->key, &m.join->other_key})
+                    if (auto c = xml::xpath_expr::compile(*x); !c)
+                        out.push_back({m.line, 0, "", fmt::format("route '{}': map {}: {}", r.id, m.stylesheet, c.err().message), ""});
+        }
     }
     return out;
 }
@@ -133,15 +245,75 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         }
     }
 
+    // Mapping stage: the route's stylesheets; outputs become documents of their own (children).
+    std::vector<std::string> offered, waiting;
+    const config::route* rt = (verdict == errc::ok && parsed) ? cfg_.find_route(s.partner->id, m.root) : nullptr;
+    if (rt) {
+        m.route = rt->id;
+        for (auto& other : cfg_.routes)
+            for (auto& mp : other.maps)
+                if (mp.join && mp.join->with == rt->id)
+                    if (auto keys = mapping::join_keys(*knowledge_, parsed->doc.get(), mp.join->other_key))
+                        for (auto& key : *keys)
+                            if (std::find(offered.begin(), offered.end(), key) == offered.end()) offered.push_back(key);
+    }
+    if (rt && !rt->maps.empty() && mappings_) {
+        auto t2 = clock::now();
+        mapping::route_run_options ro;
+        std::vector<xml::document> keep;
+        for (auto& mp : rt->maps) {
+            if (!mp.join) continue;
+            auto keys = mapping::join_keys(*knowledge_, parsed->doc.get(), mp.join->key);
+            if (!keys) continue;
+            for (auto& key : *keys) {
+                auto entries = store_.find_join(mp.join->with, key);
+                if (!entries) continue;
+                for (auto& e : *entries) {
+                    auto bytes = store_.payload(e.id, "inbound");
+                    if (!bytes || !bytes->has_value()) continue;
+                    auto d = xml::parse(**bytes, cfg_.server.xml, e.id);
+                    if (!d) continue;
+                    ro.joined[mp.join->as].push_back(d->doc.get());
+                    keep.push_back(std::move(d.value()));
+                }
+            }
+        }
+        auto res = mapping::run_route(*knowledge_, *mappings_, *rt, parsed->doc.get(), ro);
+        stage_map_->observe(seconds_since(t2));
+        if (!res) {
+            verdict = res.err().code;
+            verdict_message = res.err().message;
+            problems = res.err().problems;
+        } else {
+            for (auto& o : res->outputs) m.children.push_back(make_output(s.partner->id, rt->id, o, *knowledge_));
+            for (auto& w : res->waiting)
+                for (auto& key : w.keys) waiting.push_back(key);
+        }
+    }
+    for (auto& key : offered) m.join_keys.emplace_back(key, false);
+    for (auto& key : waiting) m.join_keys.emplace_back(key, true);
+
     if (verdict == errc::ok) {
         m.state = std::string(to_string(doc_state::validated));
         nlohmann::json details{{"schema", schema_name}, {"type", m.type}};
         if (!keys_json.is_null() && !keys_json.empty()) details["keys"] = keys_json;
         if (!warnings.empty()) details["warnings"] = nlohmann::json::parse(problems_json(warnings));
         m.events.push_back({"validated", m.state, "", details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+        for (auto& rec : keys_json)
+            for (auto& [kk, vv] : rec.items()) m.keys.emplace_back(kk, vv.get<std::string>());
+        if (rt && !rt->maps.empty()) {
+            nlohmann::json outs = nlohmann::json::array();
+            for (auto& c : m.children) outs.push_back({{"id", c.id}, {"type", c.type}});
+            m.state = std::string(to_string(waiting.empty() ? doc_state::mapped : doc_state::waiting));
+            nlohmann::json d{{"outputs", outs}};
+            if (!waiting.empty()) d["waiting_for"] = waiting;
+            m.events.push_back({waiting.empty() ? "mapped" : "waiting", m.state, "", d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+        }
     } else {
         m.state = std::string(to_string(doc_state::rejected));
         m.error_code = code_string(verdict);
+        m.children.clear();
+        m.join_keys.clear();
         m.events.push_back({"rejected", m.state, m.error_code,
                             fmt::format(R"({{"message":{},"errors":{}}})",
                                         nlohmann::json(verdict_message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
@@ -153,13 +325,22 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
                                      verdict == errc::ok ? "accepted" : "rejected");
     counter* outcome_counter = &metrics_.counter_for("portgate_messages_total", labels);
     auto started = s.started;
+    if (verdict != errc::ok) {
+        offered.clear();
+        waiting.clear();
+    }
     store_.submit(std::move(m), [done = std::move(done), verdict, verdict_message = std::move(verdict_message),
-                                 problems = std::move(problems), outcome_counter, started, this](result<store::stored> r) mutable {
+                                 problems = std::move(problems), outcome_counter, started, this, rt, offered = std::move(offered),
+                                 waiting = std::move(waiting)](result<store::stored> r) mutable {
         if (!r) {
             done({r.err().code, false, false, "", "", "", r.err().message, {}});
             return;
         }
         stored_latency_->observe(seconds_since(started));
+        if (!r->duplicate && (!offered.empty() || !waiting.empty()) && rt)
+            joiner_->post([this, id = r->id, rt, offered = std::move(offered), waiting = std::move(waiting)]() mutable {
+                after_commit(id, rt, std::move(offered), std::move(waiting));
+            });
         if (!r->duplicate) outcome_counter->inc();
         outcome o;
         o.stored = true;
@@ -178,5 +359,110 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         done(std::move(o));
     });
 }
+
+void pipeline::after_commit(const std::string& id, const config::route* r, std::vector<std::string> offered,
+                            std::vector<std::string> waiting) {
+    // This document offers keys: documents of other routes waiting on them can now be mapped.
+    for (auto& key : offered)
+        for (auto& other : cfg_.routes)
+            for (auto& mp : other.maps)
+                if (mp.join && mp.join->with == r->id)
+                    if (auto entries = store_.find_join(other.id, key))
+                        for (auto& e : *entries)
+                            if (e.waiting) complete_join(other, mp, e.id, key, id);
+    // This document waits: the other one may have arrived between our look-up and our commit.
+    for (auto& key : waiting)
+        for (auto& mp : r->maps)
+            if (mp.join)
+                if (auto entries = store_.find_join(mp.join->with, key))
+                    for (auto& e : *entries)
+                        if (!e.waiting) {
+                            complete_join(*r, mp, id, key, e.id);
+                            break;
+                        }
+}
+
+std::size_t pipeline::complete_join(const config::route& wr, const config::route_map& mp, const std::string& waiting_id,
+                                    const std::string& key, const std::string& other_id) {
+    auto mine = store_.payload(waiting_id, "inbound");
+    auto theirs = store_.payload(other_id, "inbound");
+    auto msg = store_.get(waiting_id);
+    if (!mine || !theirs || !msg || !mine->has_value() || !theirs->has_value() || !msg->has_value()) return 0;
+    auto d1 = xml::parse(**mine, cfg_.server.xml, waiting_id);
+    auto d2 = xml::parse(**theirs, cfg_.server.xml, other_id);
+    if (!d1 || !d2) return 0;
+    config::route only = wr;
+    only.maps = {mp};
+    mapping::route_run_options ro;
+    ro.joined[mp.join->as].push_back(d2->doc.get());
+    auto res = mapping::run_route(*knowledge_, *mappings_, only, d1->doc.get(), ro);
+    store::message_update u;
+    u.id = waiting_id;
+    u.join_route = wr.id;
+    u.join_key = key;
+    if (!res) {
+        u.done_state = std::string(to_string(doc_state::rejected));
+        u.events.push_back({"join_failed", "", code_string(res.err().code),
+                            fmt::format(R"({{"key":{},"with":{},"message":{},"errors":{}}})", nlohmann::json(key).dump(),
+                                        nlohmann::json(other_id).dump(),
+                                        nlohmann::json(res.err().message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                                        problems_json(res.err().problems))});
+    } else {
+        nlohmann::json outs = nlohmann::json::array();
+        for (auto& o : res->outputs) {
+            if (o.join_key != key) continue;
+            u.children.push_back(make_output((*msg)->partner, wr.id, o, *knowledge_));
+            outs.push_back({{"id", u.children.back().id}, {"type", o.type}});
+        }
+        u.done_state = std::string(to_string(doc_state::mapped));
+        u.events.push_back({"joined", "", "", nlohmann::json{{"key", key}, {"with", other_id}, {"outputs", outs}}.dump(
+                                                  -1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    }
+    std::promise<result<store::stored>> p;
+    auto f = p.get_future();
+    store_.update(std::move(u), [&p](result<store::stored> r) { p.set_value(std::move(r)); });
+    auto r = f.get();
+    if (!r) {
+        spdlog::error("join {} of {} with {}: {}", key, waiting_id, other_id, r.err().message);
+        return 0;
+    }
+    return r->duplicate ? 0 : 1;
+}
+
+std::size_t pipeline::recheck_waiting() {
+    std::size_t done = 0;
+    store::query q;
+    q.state = std::string(to_string(doc_state::waiting));
+    q.limit = 500;
+    for (;;) {
+        auto pg = store_.list(q);
+        if (!pg) return done;
+        for (auto& m : pg->items) {
+            const config::route* r = cfg_.route_by_id(m.route);
+            if (!r) continue;
+            auto bytes = store_.payload(m.id, "inbound");
+            if (!bytes || !bytes->has_value()) continue;
+            auto d = xml::parse(**bytes, cfg_.server.xml, m.id);
+            if (!d) continue;
+            for (auto& mp : r->maps) {
+                if (!mp.join) continue;
+                auto keys = mapping::join_keys(*knowledge_, d->doc.get(), mp.join->key);
+                if (!keys) continue;
+                for (auto& key : *keys)
+                    if (auto entries = store_.find_join(mp.join->with, key))
+                        for (auto& e : *entries)
+                            if (!e.waiting) {
+                                done += complete_join(*r, mp, m.id, key, e.id);
+                                break;
+                            }
+            }
+        }
+        if (!pg->next_cursor) break;
+        q.before_seq = pg->next_cursor;
+    }
+    return done;
+}
+
+void pipeline::drain_joins() { joiner_->drain(); }
 
 }  // namespace portgate::intake

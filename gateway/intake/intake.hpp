@@ -13,6 +13,7 @@
 #include "gateway/core/error.hpp"
 #include "gateway/core/metrics.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/mapping/route_runner.hpp"
 #include "gateway/validation/checker.hpp"
 
 namespace portgate::intake {
@@ -37,23 +38,38 @@ struct outcome {
 
 class pipeline {
 public:
-    pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge, store::store& st, metrics& m);
+    pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge,
+             std::shared_ptr<const mapping::library> mappings, store::store& st, metrics& m);
+    ~pipeline();
 
     // Runs the stages on the calling (worker) thread and submits to the store; `done` runs once the
     // outcome is durable (on the store's writer thread) or at once when nothing could be stored.
     void process(submission s, std::function<void(outcome)> done);
 
-    // Checks that every route's schema exists in the catalog and its type in the registry. Problems carry
-    // the config line.
+    // Checks that every route's schema exists in the catalog and its type in the registry, that every
+    // mapping's output type exists and every join names an existing route. Problems carry the config line.
     static std::vector<problem> check_routes(const config::config& cfg, const validation::knowledge& knowledge);
+
+    // Start-up: joins whose other document arrived while nobody could finish them (a crash between the two
+    // commits) are completed now. Returns the number of joins completed.
+    std::size_t recheck_waiting();
+    // Waits until queued join work is done (tests, shutdown).
+    void drain_joins();
 
 private:
     const config::config& cfg_;
     std::shared_ptr<const validation::knowledge> knowledge_;
+    std::shared_ptr<const mapping::library> mappings_;
+    struct joiner;
+    std::unique_ptr<joiner> joiner_;
+    void after_commit(const std::string& id, const config::route* r, std::vector<std::string> offered, std::vector<std::string> waiting);
+    std::size_t complete_join(const config::route& waiting_route, const config::route_map& m, const std::string& waiting_id,
+                              const std::string& key, const std::string& other_id);
     store::store& store_;
     metrics& metrics_;
     histogram* stage_parse_;
     histogram* stage_validate_;
+    histogram* stage_map_;
     histogram* stored_latency_;
 };
 

@@ -111,6 +111,7 @@ void fn_guid(xmlXPathParserContext* ctxt, int nargs) {
     std::uint64_t a = current->rng(), b = current->rng();
     std::string hex = fmt::format("{:016X}{:016X}", a, b);
     hex[12] = '4';  // version 4 shape
+    hex[16] = "89AB"[b >> 62];  // RFC 4122 variant
     push_string(ctxt, fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4), hex.substr(16, 4), hex.substr(20, 12)));
 }
 
@@ -327,7 +328,12 @@ result<std::vector<output>> library::apply(std::string_view name, xmlDoc* input,
 
     run_state st;
     st.opt = &opt;
-    if (opt.seed) st.rng.seed(*opt.seed);
+    if (opt.seed) {
+        // Per stylesheet (FNV-1a of its name, stable everywhere): two stylesheets never share guids.
+        std::uint64_t h = 1469598103934665603ull;
+        for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+        st.rng.seed(*opt.seed ^ h);
+    }
     else {
         std::uint64_t s = 0;
         if (RAND_bytes(reinterpret_cast<unsigned char*>(&s), sizeof s) != 1) s = std::random_device{}();
@@ -432,6 +438,42 @@ result<std::vector<output>> library::apply(std::string_view name, xmlDoc* input,
     }
     xmlFreeDoc(res);
     return outs;
+}
+
+std::string receipt_document(const formats::receipt_record& r, const receipt_original* original) {
+    xmlDocPtr d = xmlNewDoc(reinterpret_cast<const xmlChar*>("1.0"));
+    xmlNodePtr root = xmlNewDocNode(d, nullptr, reinterpret_cast<const xmlChar*>("receipt"), nullptr);
+    xmlDocSetRootElement(d, root);
+    xmlNsPtr ns = xmlNewNs(root, reinterpret_cast<const xmlChar*>(receipt_namespace), nullptr);
+    xmlSetNs(root, ns);
+    auto x = [](const std::string& v) { return reinterpret_cast<const xmlChar*>(v.c_str()); };
+    auto attr = [&](xmlNodePtr n, const char* k, const std::string& v) { xmlNewProp(n, reinterpret_cast<const xmlChar*>(k), x(v)); };
+    attr(root, "family", r.family);
+    attr(root, "type", r.type);
+    attr(root, "status", r.status);
+    attr(root, "final", r.final ? "true" : "false");
+    attr(root, "judgement", r.judgement);
+    for (auto& [k, v] : r.keys) {
+        xmlNodePtr kn = xmlNewTextChild(root, ns, reinterpret_cast<const xmlChar*>("key"), x(v));
+        attr(kn, "name", k);
+    }
+    xmlNewTextChild(root, ns, reinterpret_cast<const xmlChar*>("meaning"), x(r.meaning));
+    xmlNewTextChild(root, ns, reinterpret_cast<const xmlChar*>("time"), x(r.time));
+    xmlNewTextChild(root, ns, reinterpret_cast<const xmlChar*>("info"), x(r.info));
+    if (!r.customs_code.empty()) {
+        xmlNewTextChild(root, ns, reinterpret_cast<const xmlChar*>("customsCode"), x(r.customs_code));
+        xmlNewTextChild(root, ns, reinterpret_cast<const xmlChar*>("customsDesc"), x(r.customs_desc));
+    }
+    if (original) {
+        xmlNodePtr o = xmlNewChild(root, ns, reinterpret_cast<const xmlChar*>("original"), nullptr);
+        attr(o, "id", original->id);
+        attr(o, "type", original->type);
+        attr(o, "partner", original->partner);
+        attr(o, "partnerRef", original->partner_ref);
+    }
+    std::string out = dump_document(d);
+    xmlFreeDoc(d);
+    return out;
 }
 
 }  // namespace portgate::mapping

@@ -18,6 +18,7 @@
 
 #include "gateway/core/error.hpp"
 #include "gateway/formats/calendar.hpp"
+#include "gateway/formats/receipt.hpp"
 #include "gateway/rules/rules.hpp"
 
 namespace portgate::mapping {
@@ -60,9 +61,17 @@ private:
     rules::environment env_;
 };
 
-// Serializes a normalized receipt record as the reverse mappings' input (<receipt xmlns="urn:portgate:receipt:1">).
+// The message a receipt answers, when correlation found it.
 struct receipt_original {
     std::string id, type, partner, partner_ref;
 };
+
+inline constexpr const char* receipt_namespace = "urn:portgate:receipt:1";
+
+// A normalized receipt record as the reverse mappings' input:
+// <receipt xmlns="urn:portgate:receipt:1" family=… type=… status=… final=… judgement=…>
+//   <key name=…>…</key>… <meaning/> <time/> <info/> <customsCode/> <customsDesc/> <original …/>
+// </receipt>
+std::string receipt_document(const formats::receipt_record& r, const receipt_original* original = nullptr);
 
 }  // namespace portgate::mapping

@@ -11,7 +11,11 @@
 //     route's schema; the schema's name is in the event.
 //  3. REJECTED: a verdict; the event carries the code and every problem found. Never retried.
 //  4. Every change of state appends exactly one event; events are never updated or deleted.
-//  5. Customs statuses (later stages) only move forward: the highest seen is kept, all are logged.
+//  5. MAPPED: every mapping of the route ran and each output — a customs message stored as its own
+//     document with this one as parent (payload stage "mapped") — passed its customs schema and rules.
+//     WAITING: the same for the mappings that could run; a join mapping waits for the document of the
+//     other route with the same key (join_key table); it runs when that arrives, in either order, once.
+//  6. Customs statuses (later stages) only move forward: the highest seen is kept, all are logged.
 #pragma once
 
 #include <optional>
@@ -34,6 +38,7 @@ enum class doc_state {
     returned,
     released,
     closed,
+    waiting,  // mapped as far as it can be: a join waits for the other document (e.g. the shipment)
 };
 
 constexpr std::string_view to_string(doc_state s) {
@@ -52,6 +57,7 @@ constexpr std::string_view to_string(doc_state s) {
     case doc_state::returned: return "RETURNED";
     case doc_state::released: return "RELEASED";
     case doc_state::closed: return "CLOSED";
+    case doc_state::waiting: return "WAITING";
     }
     return "?";
 }

@@ -88,6 +88,29 @@ CREATE TABLE idempotency (
   PRIMARY KEY (partner, key)
 ) WITHOUT ROWID;
 )sql"},
+    {2, R"sql(
+ALTER TABLE message ADD COLUMN parent_seq INTEGER REFERENCES message(seq);
+ALTER TABLE message ADD COLUMN route TEXT NOT NULL DEFAULT '';
+CREATE INDEX message_parent ON message(parent_seq) WHERE parent_seq IS NOT NULL;
+
+-- Business keys of each message (ebpCode+orderNo, copNo, ClientSeqNo …), for receipt correlation.
+CREATE TABLE message_key (
+  message_seq INTEGER NOT NULL REFERENCES message(seq),
+  name        TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  PRIMARY KEY (message_seq, name, value)
+) WITHOUT ROWID;
+CREATE INDEX message_key_value ON message_key(value, name);
+
+-- Join keys: documents of a route offering a key, and whether they still wait for their partner.
+CREATE TABLE join_key (
+  route       TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  message_seq INTEGER NOT NULL REFERENCES message(seq),
+  waiting     INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (route, key, message_seq)
+) WITHOUT ROWID;
+)sql"},
 };
 
 std::string sqlite_error(sqlite3* db, std::string_view what) {
@@ -139,7 +162,8 @@ struct reset_guard {
 
 constexpr const char* message_columns =
     "seq, id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, source_name, sha256, "
-    "size, received_at, updated_at";
+    "size, received_at, updated_at, route, direction, "
+    "COALESCE((SELECT p.id FROM message p WHERE p.seq = message.parent_seq), '')";
 
 message_view read_message(sqlite3_stmt* s) {
     message_view m;
@@ -158,6 +182,9 @@ message_view read_message(sqlite3_stmt* s) {
     m.size = sqlite3_column_int64(s, 12);
     m.received_at = sqlite3_column_int64(s, 13);
     m.updated_at = sqlite3_column_int64(s, 14);
+    m.route = col_text(s, 15);
+    m.direction = col_text(s, 16);
+    m.parent_id = col_text(s, 17);
     return m;
 }
 
@@ -174,10 +201,11 @@ struct store::impl {
 
     // Writer side: only the writer thread touches wdb and its statements after open().
     db_ptr wdb;
-    stmt_ptr find_idem, insert_msg, insert_payload, insert_event, insert_idem, begin, commit, rollback;
+    stmt_ptr find_idem, insert_msg, insert_payload, insert_event, insert_idem, insert_key, insert_join, begin, commit, rollback;
+    stmt_ptr find_seq, mark_join, count_waiting, set_state;
 
     struct op {
-        new_message msg;
+        std::variant<new_message, message_update> what;
         completion done;
     };
     mutable std::mutex mu;
@@ -186,6 +214,18 @@ struct store::impl {
     bool closing = false;
     std::thread writer;
     std::atomic<std::uint64_t> commits{0}, operations{0}, max_batch{0};
+
+    void enqueue(std::variant<new_message, message_update> what, completion done) {
+        {
+            std::lock_guard lk(mu);
+            if (!closing) {
+                queue.push_back({std::move(what), std::move(done)});
+                done = nullptr;
+            }
+        }
+        if (done) return done(error(errc::shutting_down, "the store is closing"));
+        cv.notify_one();
+    }
 
     // Read side.
     mutable std::mutex rmu;
@@ -242,8 +282,15 @@ struct store::impl {
         status s = ok();
         if (s) s = p(find_idem, "SELECT m.id, m.state, m.type FROM idempotency i JOIN message m ON m.seq = i.message_seq WHERE i.partner = ? AND i.key = ?");
         if (s) s = p(insert_msg, "INSERT INTO message (id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, "
-                                  "source_name, size, sha256, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                                  "source_name, size, sha256, received_at, updated_at, route, direction, parent_seq) "
+                                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         if (s) s = p(insert_payload, "INSERT INTO payload (message_seq, stage, version, bytes, created_at) VALUES (?,?,1,?,?)");
+        if (s) s = p(insert_key, "INSERT OR IGNORE INTO message_key (message_seq, name, value) VALUES (?,?,?)");
+        if (s) s = p(insert_join, "INSERT OR IGNORE INTO join_key (route, key, message_seq, waiting) VALUES (?,?,?,?)");
+        if (s) s = p(find_seq, "SELECT seq, state FROM message WHERE id = ?");
+        if (s) s = p(mark_join, "UPDATE join_key SET waiting = 0 WHERE route = ? AND key = ? AND message_seq = ? AND waiting = 1");
+        if (s) s = p(count_waiting, "SELECT COUNT(*) FROM join_key WHERE message_seq = ? AND waiting = 1");
+        if (s) s = p(set_state, "UPDATE message SET state = ?, updated_at = ? WHERE seq = ?");
         if (s) s = p(insert_event, "INSERT INTO event (message_seq, at, kind, state, code, detail) VALUES (?,?,?,?,?,?)");
         if (s) s = p(insert_idem, "INSERT INTO idempotency (partner, key, message_seq) VALUES (?,?,?)");
         if (s) s = p(begin, "BEGIN IMMEDIATE");
@@ -275,37 +322,112 @@ struct store::impl {
             return error(errc::store_failed, msg);
         };
         const millis now = now_ms();
+        auto seq = insert_one(m, 0, now);
+        if (!seq) return fail(seq.err().message);
+        exec(wdb.get(), "RELEASE op");
+        return stored{m.id, m.state, m.type, false};
+    }
+
+    // Inserts a message, its payload, events, keys, join keys, idempotency key and children.
+    result<std::int64_t> insert_one(const new_message& m, std::int64_t parent_seq, millis now) {
         {
             auto* s = insert_msg.get();
             reset_guard g{s};
             bind_value(s, 1, m.id); bind_value(s, 2, m.partner); bind_value(s, 3, m.channel); bind_value(s, 4, m.root); bind_value(s, 5, m.type);
             bind_value(s, 6, m.state); bind_value(s, 7, m.error_code); bind_value(s, 8, m.doc_guid); bind_value(s, 9, m.idempotency_key);
             bind_value(s, 10, m.source_name); bind_value(s, 11, static_cast<std::int64_t>(m.bytes.size())); bind_value(s, 12, m.sha256);
-            bind_value(s, 13, m.received_at); bind_value(s, 14, now);
-            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert message");
+            bind_value(s, 13, m.received_at); bind_value(s, 14, now); bind_value(s, 15, m.route); bind_value(s, 16, m.direction);
+            if (parent_seq > 0) bind_value(s, 17, parent_seq);
+            else sqlite3_bind_null(s, 17);
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert message"));
         }
         const std::int64_t seq = sqlite3_last_insert_rowid(wdb.get());
         {
             auto* s = insert_payload.get();
             reset_guard g{s};
-            static const std::string inbound = "inbound";
-            bind_value(s, 1, seq); bind_value(s, 2, inbound); bind_blob(s, 3, m.bytes); bind_value(s, 4, now);
-            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert payload");
+            bind_value(s, 1, seq); bind_value(s, 2, m.payload_stage); bind_blob(s, 3, m.bytes); bind_value(s, 4, now);
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert payload"));
         }
-        for (auto& e : m.events) {
-            auto* s = insert_event.get();
+        if (auto e = insert_events(seq, m.events, now); !e) return e.err();
+        for (auto& [name, value] : m.keys) {
+            auto* s = insert_key.get();
             reset_guard g{s};
-            bind_value(s, 1, seq); bind_value(s, 2, now); bind_value(s, 3, e.kind); bind_value(s, 4, e.state); bind_value(s, 5, e.code); bind_value(s, 6, e.detail);
-            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert event");
+            bind_value(s, 1, seq); bind_value(s, 2, name); bind_value(s, 3, value);
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert business key"));
+        }
+        for (auto& [k, waiting] : m.join_keys) {
+            auto* s = insert_join.get();
+            reset_guard g{s};
+            bind_value(s, 1, m.route); bind_value(s, 2, k); bind_value(s, 3, seq); bind_value(s, 4, static_cast<std::int64_t>(waiting ? 1 : 0));
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert join key"));
         }
         if (!m.idempotency_key.empty()) {
             auto* s = insert_idem.get();
             reset_guard g{s};
             bind_value(s, 1, m.partner); bind_value(s, 2, m.idempotency_key); bind_value(s, 3, seq);
-            if (sqlite3_step(s) != SQLITE_DONE) return fail("insert idempotency key");
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert idempotency key"));
+        }
+        for (auto& c : m.children)
+            if (auto r = insert_one(c, seq, now); !r) return r.err();
+        return seq;
+    }
+
+    status insert_events(std::int64_t seq, const std::vector<new_event>& events, millis now) {
+        for (auto& e : events) {
+            auto* s = insert_event.get();
+            reset_guard g{s};
+            bind_value(s, 1, seq); bind_value(s, 2, now); bind_value(s, 3, e.kind); bind_value(s, 4, e.state); bind_value(s, 5, e.code); bind_value(s, 6, e.detail);
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert event"));
+        }
+        return ok();
+    }
+
+    result<stored> apply(const message_update& u) {
+        std::int64_t seq = 0;
+        std::string state;
+        {
+            reset_guard g{find_seq.get()};
+            bind_value(find_seq.get(), 1, u.id);
+            if (sqlite3_step(find_seq.get()) != SQLITE_ROW) return error(errc::not_found, fmt::format("message {} does not exist", u.id));
+            seq = sqlite3_column_int64(find_seq.get(), 0);
+            state = col_text(find_seq.get(), 1);
+        }
+        exec(wdb.get(), "SAVEPOINT op");
+        auto fail = [&](std::string_view what) -> result<stored> {
+            std::string msg = sqlite_error(wdb.get(), what);
+            exec(wdb.get(), "ROLLBACK TO op");
+            exec(wdb.get(), "RELEASE op");
+            return error(errc::store_failed, msg);
+        };
+        const millis now = now_ms();
+        if (!u.join_key.empty()) {
+            reset_guard g{mark_join.get()};
+            bind_value(mark_join.get(), 1, u.join_route); bind_value(mark_join.get(), 2, u.join_key); bind_value(mark_join.get(), 3, seq);
+            if (sqlite3_step(mark_join.get()) != SQLITE_DONE) return fail("mark join key");
+            if (sqlite3_changes(wdb.get()) == 0) {
+                exec(wdb.get(), "RELEASE op");
+                return stored{u.id, state, "", true};  // someone completed this join already
+            }
+        }
+        if (auto e = insert_events(seq, u.events, now); !e) return fail(e.err().message);
+        for (auto& c : u.children)
+            if (auto r = insert_one(c, seq, now); !r) return fail(r.err().message);
+        if (!u.done_state.empty()) {
+            std::int64_t waiting = 0;
+            {
+                reset_guard g{count_waiting.get()};
+                bind_value(count_waiting.get(), 1, seq);
+                if (sqlite3_step(count_waiting.get()) == SQLITE_ROW) waiting = sqlite3_column_int64(count_waiting.get(), 0);
+            }
+            if (waiting == 0 && state != u.done_state) {
+                reset_guard g{set_state.get()};
+                bind_value(set_state.get(), 1, u.done_state); bind_value(set_state.get(), 2, now); bind_value(set_state.get(), 3, seq);
+                if (sqlite3_step(set_state.get()) != SQLITE_DONE) return fail("set state");
+                state = u.done_state;
+            }
         }
         exec(wdb.get(), "RELEASE op");
-        return stored{m.id, m.state, m.type, false};
+        return stored{u.id, state, "", false};
     }
 
     void run() {
@@ -327,7 +449,7 @@ struct store::impl {
             bool committed = step_done(begin.get());
             std::string failure = committed ? "" : sqlite_error(wdb.get(), "begin");
             if (committed) {
-                for (auto& o : batch) results.push_back(apply(o.msg));
+                for (auto& o : batch) results.push_back(std::visit([&](auto& w) { return apply(w); }, o.what));
                 committed = step_done(commit.get());
                 if (!committed) {
                     failure = sqlite_error(wdb.get(), "commit");
@@ -385,16 +507,26 @@ void store::close() {
     if (impl_->writer.joinable()) impl_->writer.join();
 }
 
-void store::submit(new_message m, completion done) {
-    {
-        std::lock_guard lk(impl_->mu);
-        if (!impl_->closing) {
-            impl_->queue.push_back({std::move(m), std::move(done)});
-            done = nullptr;
-        }
-    }
-    if (done) return done(error(errc::shutting_down, "the store is closing"));
-    impl_->cv.notify_one();
+void store::submit(new_message m, completion done) { impl_->enqueue(std::move(m), std::move(done)); }
+
+void store::update(message_update u, completion done) { impl_->enqueue(std::move(u), std::move(done)); }
+
+result<std::vector<join_entry>> store::find_join(const std::string& route, const std::string& key) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto q = prepare(db->get(), "SELECT m.id, m.partner, m.state, j.waiting FROM join_key j JOIN message m ON m.seq = j.message_seq "
+                                "WHERE j.route = ? AND j.key = ? ORDER BY m.seq");
+    if (!q) return q.err();
+    bind_value(q->get(), 1, route);
+    bind_value(q->get(), 2, key);
+    std::vector<join_entry> out;
+    int rc;
+    while ((rc = sqlite3_step(q->get())) == SQLITE_ROW)
+        out.push_back({col_text(q->get(), 0), col_text(q->get(), 1), col_text(q->get(), 2), sqlite3_column_int64(q->get(), 3) != 0});
+    if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "find join"));
+    q->reset();
+    impl_->give_reader(std::move(db.value()));
+    return out;
 }
 
 result<stored> store::submit_wait(new_message m) {
@@ -426,6 +558,12 @@ result<std::optional<message_view>> store::get(const std::string& id, const std:
             out->events.push_back({sqlite3_column_int64(e->get(), 0), sqlite3_column_int64(e->get(), 1), col_text(e->get(), 2),
                                    col_text(e->get(), 3), col_text(e->get(), 4), col_text(e->get(), 5)});
         if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "get events"));
+        auto c = prepare(db->get(), "SELECT id, type, state FROM message WHERE parent_seq = ? ORDER BY seq");
+        if (!c) return c.err();
+        bind_value(c->get(), 1, out->seq);
+        while ((rc = sqlite3_step(c->get())) == SQLITE_ROW)
+            out->children.push_back({col_text(c->get(), 0), col_text(c->get(), 1), col_text(c->get(), 2)});
+        if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "get children"));
     }
     q->reset();
     impl_->give_reader(std::move(db.value()));

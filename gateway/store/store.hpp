@@ -44,6 +44,31 @@ struct new_message {
     std::string sha256;
     millis received_at = 0;
     std::vector<new_event> events;
+
+    std::string route;               // the route that took it in ("" = none)
+    std::string direction = "in";    // in: from a partner · out: a customs message portgate made
+    std::string payload_stage = "inbound";  // stage of `bytes` (outputs of mappings: "mapped")
+    std::vector<std::pair<std::string, std::string>> keys;  // business keys (name, value) for correlation
+    // Join keys under its route: (key, waiting). Waiting = its mapping still needs the other document;
+    // not waiting = it only lets a waiting document of another route find it.
+    std::vector<std::pair<std::string, bool>> join_keys;
+    std::vector<new_message> children;  // mapping outputs, stored with this message as parent
+};
+
+// A change to a stored message, applied atomically by the writer: typically a join completing for a
+// message that waited — its outputs are added and the join key is marked done, but only if it still
+// waits (two workers finishing the same join: the second is a no-op reported as duplicate).
+struct message_update {
+    std::string id;
+    std::string join_route, join_key;  // mark this waiting key done (compare-and-set); "" = no join
+    std::string done_state;            // state once no key waits any more ("" = unchanged)
+    std::vector<new_event> events;
+    std::vector<new_message> children;
+};
+
+struct join_entry {
+    std::string id, partner, state;
+    bool waiting = false;
 };
 
 struct stored {
@@ -59,9 +84,15 @@ struct event_view {
     std::string kind, state, code, detail;
 };
 
+struct child_view {
+    std::string id, type, state;
+};
+
 struct message_view {
     std::int64_t seq = 0;
     std::string id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, source_name, sha256;
+    std::string route, direction, parent_id;
+    std::vector<child_view> children;  // filled by get()
     std::int64_t size = 0;
     millis received_at = 0, updated_at = 0;
     std::vector<event_view> events;  // filled by get()
@@ -99,6 +130,12 @@ public:
     void submit(new_message m, completion done);
     // Blocking convenience over submit().
     result<stored> submit_wait(new_message m);
+    // Queues a change of a stored message (same group commit). `stored.duplicate` = nothing to do (the
+    // join was completed already); errc::not_found when the message does not exist.
+    void update(message_update u, completion done);
+
+    // Stored messages offering `key` under route `route` (joins).
+    result<std::vector<join_entry>> find_join(const std::string& route, const std::string& key) const;
 
     // A message with its events; `partner` non-empty restricts to that partner (others: not found).
     result<std::optional<message_view>> get(const std::string& id, const std::string& partner = {}) const;

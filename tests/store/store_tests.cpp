@@ -36,7 +36,7 @@ using namespace portgate;
 using portgate::test::temp_dir;
 
 // The newest migration this portgate ships (store.cpp: migrations[]).
-constexpr int latest_schema_version = 1;
+constexpr int latest_schema_version = 2;
 
 constexpr store::millis t0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 
@@ -177,7 +177,7 @@ TEST_CASE("reopening an existing database keeps data and does not re-run migrati
     CHECK((*got)->events.size() == 2);
 
     raw_db raw(tmp.path / "portgate.db");
-    CHECK(raw.scalar("SELECT COUNT(*) FROM schema_migration") == "1");
+    CHECK(raw.scalar("SELECT COUNT(*) FROM schema_migration") == std::to_string(latest_schema_version));
     CHECK(raw.scalar("SELECT applied_at FROM schema_migration WHERE version = 1") == applied_at);
 }
 
@@ -755,4 +755,91 @@ TEST_CASE("an acknowledged message survives the process dying without any cleanu
     auto got = s->get(id);
     REQUIRE(got);
     CHECK(got->has_value());
+}
+
+TEST_CASE("mapping outputs are stored as children; a waiting join completes once, whoever finishes it", STORE_WRITES) {
+    temp_dir tmp("store-join");
+    auto s = open_store(tmp.path);
+    auto order = message("01JOINORDER000000000000001");
+    order.route = "shop-orders";
+    order.state = "WAITING";
+    order.keys = {{"orderNo", "A1"}, {"orderNo", "A2"}};
+    order.join_keys = {{"A1", true}, {"A2", true}};
+    auto out = message("01JOINCHILD000000000000001");
+    out.direction = "out";
+    out.payload_stage = "mapped";
+    out.type = "CEB311";
+    out.bytes = "<CEB311Message/>";
+    order.children.push_back(out);
+    submit_ok(*s, order);
+
+    auto ship = message("01JOINSHIP0000000000000001", "demo-warehouse");
+    ship.route = "wms-shipments";
+    ship.join_keys = {{"A1", false}};
+    submit_ok(*s, ship);
+
+    // Look-ups by route and key see who waits and who offers.
+    auto waiting = s->find_join("shop-orders", "A1");
+    REQUIRE(waiting);
+    REQUIRE(waiting->size() == 1);
+    CHECK((*waiting)[0].id == order.id);
+    CHECK((*waiting)[0].waiting);
+    auto offering = s->find_join("wms-shipments", "A1");
+    REQUIRE(offering);
+    REQUIRE(offering->size() == 1);
+    CHECK_FALSE((*offering)[0].waiting);
+    CHECK(s->find_join("wms-shipments", "A2")->empty());
+
+    auto got = s->get(order.id);
+    REQUIRE(got->has_value());
+    CHECK((*got)->state == "WAITING");
+    CHECK((*got)->route == "shop-orders");
+    REQUIRE((*got)->children.size() == 1);
+    CHECK((*got)->children[0].id == out.id);
+    CHECK((*got)->children[0].type == "CEB311");
+    auto child = s->get(out.id);
+    CHECK((*child)->parent_id == order.id);
+    CHECK((*child)->direction == "out");
+    CHECK(s->payload(out.id, "mapped")->value() == "<CEB311Message/>");
+
+    auto join = [&](const std::string& key, const std::string& child_id) {
+        store::message_update u;
+        u.id = order.id;
+        u.join_route = "shop-orders";
+        u.join_key = key;
+        u.done_state = "MAPPED";
+        u.events.push_back({"joined", "", "", "{}"});
+        auto c = message(child_id);
+        c.direction = "out";
+        c.type = "CEB621";
+        u.children.push_back(c);
+        std::promise<portgate::result<store::stored>> p;
+        auto f = p.get_future();
+        s->update(std::move(u), [&p](portgate::result<store::stored> r) { p.set_value(std::move(r)); });
+        return f.get();
+    };
+    // Two workers complete the same join: the first wins, the second changes nothing.
+    auto first = join("A1", "01JOINLIST0000000000000001");
+    REQUIRE(first);
+    CHECK_FALSE(first->duplicate);
+    CHECK(first->state == "WAITING");  // A2 still waits
+    auto second = join("A1", "01JOINLIST0000000000000002");
+    REQUIRE(second);
+    CHECK(second->duplicate);
+    CHECK_FALSE(s->get("01JOINLIST0000000000000002")->has_value());
+    // The last key: the message is MAPPED.
+    auto last = join("A2", "01JOINLIST0000000000000003");
+    REQUIRE(last);
+    CHECK(last->state == "MAPPED");
+    got = s->get(order.id);
+    CHECK((*got)->state == "MAPPED");
+    CHECK((*got)->children.size() == 3);
+    // An unknown message is not found.
+    store::message_update u;
+    u.id = "nope";
+    std::promise<portgate::result<store::stored>> p;
+    s->update(std::move(u), [&p](portgate::result<store::stored> r) { p.set_value(std::move(r)); });
+    auto nf = p.get_future().get();
+    REQUIRE_FALSE(nf);
+    CHECK(nf.err().code == portgate::errc::not_found);
 }

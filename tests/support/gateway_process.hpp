@@ -38,6 +38,7 @@ struct gateway_options {
     int queue_capacity = 4096;
     std::string synchronous = "full";
     std::string extra_server;  // more TOML lines inside [server]
+    std::string extra_config;  // more TOML at the end (partners, routes)
 };
 
 // The test configuration: partners demo-shop (key "demo-shop-key", inbox) and other-shop

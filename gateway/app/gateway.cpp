@@ -69,13 +69,16 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     if (auto problems = intake::pipeline::check_routes(im.cfg, *im.knowledge); !problems.empty())
         return error(errc::config_invalid, fmt::format("{}: routes name unknown schemas or types", im.cfg.file.string()), problems);
 
+    auto signers = intake::pipeline::open_signers(im.cfg);
+    if (!signers) return signers.err();
+
     auto st = store::store::open(im.cfg.server.data_dir, im.cfg.store);
     if (!st) return st.err();
     im.st = std::move(st.value());
 
     unsigned workers = im.cfg.server.workers ? im.cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
     im.workers = std::make_unique<worker_pool>(workers, im.cfg.server.queue_capacity);
-    im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m);
+    im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m, std::move(signers.value()));
     im.router = std::make_unique<api::router>(api::context{im.cfg, *im.st, *im.pipeline, *im.workers, im.m});
     im.server = std::make_unique<api::server>(im.ioc, *im.router, im.cfg.server);
     im.folders = std::make_unique<adapters::folder_intake>(im.cfg, *im.pipeline, *im.workers, im.m);
@@ -90,7 +93,8 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
 }
 
 gateway::~gateway() {
-    if (impl_) {
+    // A gateway whose create() failed half-way has nothing running: nothing to shut down.
+    if (impl_ && impl_->server && impl_->folders) {
         stop();
         // run() may not have been called (tests): shut down here.
         std::unique_lock lk(impl_->mu);

@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -155,7 +157,7 @@ result<config> load(const fs::path& file) {
         return error(errc::config_invalid, fmt::format("{}: {}", file.string(), e.what()));
     }
 
-    rd.unknown_keys(root, "the top level", {"paths", "server", "store", "partner", "route"});
+    rd.unknown_keys(root, "the top level", {"paths", "server", "store", "partner", "route", "signer"});
 
     // [paths]
     cfg.xsd_dir = resolve(base, "../xsd");
@@ -277,6 +279,45 @@ result<config> load(const fs::path& file) {
     }
     if (cfg.partners.empty()) rd.add(&root, "no [[partner]] is defined: nobody could send anything");
 
+    // [[signer]]
+    if (auto* n = root.get("signer")) {
+        auto* arr = n->as_array();
+        if (!arr || !arr->is_array_of_tables()) rd.add(n, "signer: expected [[signer]] tables");
+        else for (auto&& e : *arr) {
+            auto& t = *e.as_table();
+            signer sg;
+            sg.line = static_cast<int>(t.source().begin.line);
+            rd.unknown_keys(t, "[[signer]]", {"id", "source", "key", "cert", "pkcs12", "pkcs11_uri", "pkcs11_module", "password_env",
+                                              "password_file", "password", "pin", "algorithm", "sm2_id", "sm2_encoding", "allow_sha1",
+                                              "key_name", "per_minute", "expiry_warning_days"});
+            if (t.contains("password") || t.contains("pin"))
+                rd.add(t.get(t.contains("password") ? "password" : "pin"),
+                       "signer: passwords and PINs never stand in the config; use password_env or password_file");
+            if (auto v = rd.get<std::string>(t, "id", "signer", true)) sg.id = *v;
+            if (auto v = rd.get<std::string>(t, "source", "signer")) sg.source = *v;
+            if (sg.source != "file" && sg.source != "pkcs12" && sg.source != "pkcs11")
+                rd.add(t.get("source"), fmt::format("signer.source: '{}' is not file, pkcs12 or pkcs11", sg.source));
+            if (auto v = rd.get<std::string>(t, "key", "signer")) sg.key = resolve(base, *v);
+            if (auto v = rd.get<std::string>(t, "cert", "signer")) sg.cert = resolve(base, *v);
+            if (auto v = rd.get<std::string>(t, "pkcs12", "signer")) sg.pkcs12 = resolve(base, *v);
+            if (auto v = rd.get<std::string>(t, "pkcs11_uri", "signer")) sg.pkcs11_uri = *v;
+            if (auto v = rd.get<std::string>(t, "pkcs11_module", "signer")) sg.pkcs11_module = *v;
+            if (auto v = rd.get<std::string>(t, "password_env", "signer")) sg.password_env = *v;
+            if (auto v = rd.get<std::string>(t, "password_file", "signer")) sg.password_file = resolve(base, *v);
+            if (auto v = rd.get<std::string>(t, "algorithm", "signer")) sg.algorithm = *v;
+            if (auto v = rd.get<std::string>(t, "sm2_id", "signer")) sg.sm2_id = *v;
+            if (auto v = rd.get<std::string>(t, "sm2_encoding", "signer")) sg.sm2_encoding = *v;
+            if (auto v = rd.get<bool>(t, "allow_sha1", "signer")) sg.allow_sha1 = *v;
+            if (auto v = rd.get<std::string>(t, "key_name", "signer")) sg.key_name = *v;
+            if (auto* pm = t.get("per_minute")) {
+                if (auto d = pm->value<double>()) sg.per_minute = *d;
+                else rd.add(pm, "signer.per_minute: expected a number");
+            }
+            if (auto v = rd.get<std::int64_t>(t, "expiry_warning_days", "signer")) sg.expiry_warning_days = static_cast<int>(*v);
+            cfg.signers.push_back(std::move(sg));
+        }
+    }
+
     // [[route]]
     std::set<std::string> route_keys;
     if (auto* n = root.get("route")) {
@@ -286,7 +327,8 @@ result<config> load(const fs::path& file) {
             auto& t = *e.as_table();
             route r;
             r.line = static_cast<int>(t.source().begin.line);
-            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema", "type", "rules", "params", "map"});
+            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema", "type", "rules", "params", "map", "signer"});
+            if (auto v = rd.get<std::string>(t, "signer", "route")) r.signer = *v;
             if (auto v = rd.get<std::string>(t, "id", "route")) r.id = *v;
             if (auto v = rd.get<std::string>(t, "partner", "route", true)) {
                 r.partner = *v;
@@ -347,6 +389,10 @@ result<config> load(const fs::path& file) {
             cfg.routes.push_back(std::move(r));
         }
     }
+
+    for (auto& r : cfg.routes)
+        if (!r.signer.empty() && std::none_of(cfg.signers.begin(), cfg.signers.end(), [&](auto& sg) { return sg.id == r.signer; }))
+            problems.push_back({r.line, 0, "", fmt::format("route '{}': signer '{}' is not a [[signer]] id", r.id, r.signer), ""});
 
     if (!problems.empty()) {
         std::string summary = fmt::format("{}: {} problem(s)", file.string(), problems.size());

@@ -62,6 +62,25 @@ struct route_map {
     int line = 0;
 };
 
+// A signing identity (a key and its certificate; a card or USB key through PKCS#11). Passwords and PINs
+// never stand here: only the name of the environment variable or file holding them.
+struct signer {
+    std::string id;
+    std::string source = "file";  // file | pkcs12 | pkcs11
+    std::filesystem::path key, cert, pkcs12;
+    std::string pkcs11_uri, pkcs11_module;
+    std::string password_env;
+    std::filesystem::path password_file;
+    std::string algorithm = "sm2-sm3";
+    std::string sm2_id = "1234567812345678";
+    std::string sm2_encoding = "raw";
+    bool allow_sha1 = false;
+    std::string key_name;
+    double per_minute = 0;  // 0 = unlimited; a card manages about 250
+    int expiry_warning_days = 30;
+    int line = 0;
+};
+
 struct route {
     std::string id;
     std::string partner;  // partner id
@@ -71,6 +90,7 @@ struct route {
     bool rules = true;    // run the type's business rules (xsd/rules/) after the schema
     std::map<std::string, std::string> params;  // pg:param values for the mappings (company codes …)
     std::vector<route_map> maps;                // empty = the input itself is the customs message
+    std::string signer;                         // [[signer]] id that signs the customs messages ("" = none)
     int line = 0;
 };
 
@@ -83,6 +103,7 @@ struct config {
     store_config store;
     std::vector<partner> partners;
     std::vector<route> routes;
+    std::vector<signer> signers;
 
     const partner* find_partner(std::string_view id) const;
     const route* find_route(std::string_view partner_id, std::string_view qualified_root) const;

@@ -51,8 +51,12 @@ std::string metrics::render() const {
         head(name, "counter");
         for (auto& [labels, c] : series) out += fmt::format("{}{} {}\n", name, braced(labels), c->value());
     }
+    std::string last_base;
     for (auto& [name, read] : gauges_) {
-        head(name, "gauge");
+        // A gauge may carry labels in its name (name{label="v"}): one TYPE line per base name.
+        std::string base = name.substr(0, name.find('{'));
+        if (base != last_base) head(base, "gauge");
+        last_base = base;
         out += fmt::format("{} {}\n", name, read());
     }
     for (auto& [name, series] : histograms_) {

@@ -58,6 +58,9 @@ result<std::shared_ptr<const registry>> registry::load(const fs::path& dir) {
         fam.file = file;
         fam.name = tbl["family"].value_or(path.stem().string());
         fam.description = tbl["description"].value_or(std::string());
+        fam.signature = tbl["signature"].value_or(std::string("none"));
+        fam.sign_before = tbl["sign_before"].value_or(std::string());
+        if (fam.signature != "none" && fam.signature != "enveloped") add(file, 1, fmt::format("signature must be none or enveloped, not '{}'", fam.signature));
         if (auto* ns = tbl["namespaces"].as_table())
             for (auto& [k, v] : *ns) fam.namespaces.emplace_back(std::string(k.str()), v.value_or(std::string()));
         if (reg->families_.count(fam.name)) {

@@ -45,6 +45,8 @@ struct type_info {
 
 struct family_info {
     std::string name, description, file;
+    std::string signature = "none";  // enveloped: portgate signs these messages (XML-DSig in the root)
+    std::string sign_before;         // child the signature goes before ("" = last child of the root)
     xml::namespace_list namespaces;
     std::vector<const type_info*> types;
 };

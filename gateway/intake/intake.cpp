@@ -141,9 +141,19 @@ std::string problems_json(const std::vector<problem>& problems) {
 pipeline::~pipeline() = default;
 
 pipeline::pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge,
-                   std::shared_ptr<const mapping::library> mappings, store::store& st, metrics& m)
-    : cfg_(cfg), knowledge_(std::move(knowledge)), mappings_(std::move(mappings)), store_(st), metrics_(m),
+                   std::shared_ptr<const mapping::library> mappings, store::store& st, metrics& m,
+                   std::map<std::string, std::shared_ptr<sign::identity>> signers)
+    : cfg_(cfg), knowledge_(std::move(knowledge)), mappings_(std::move(mappings)), signers_(std::move(signers)), store_(st), metrics_(m),
       joiner_(std::make_unique<joiner>()) {
+    stage_sign_ = &m.histogram_for("portgate_stage_seconds", "stage=\"sign\"");
+    for (auto& [id, idn] : signers_) {
+        auto* p = idn.get();
+        m.gauge(fmt::format("portgate_signer_certificate_days_left{{signer=\"{}\"}}", id), [p] { return p->days_left(); });
+        m.gauge(fmt::format("portgate_signer_signatures{{signer=\"{}\"}}", id), [p] { return static_cast<double>(p->stats().signatures); });
+        m.gauge(fmt::format("portgate_signer_rate_waits{{signer=\"{}\"}}", id), [p] { return static_cast<double>(p->stats().waits); });
+        if (p->expiry_warning())
+            spdlog::warn("signer {}: certificate {} expires in {:.0f} day(s)", id, p->certificate_serial(), p->days_left());
+    }
     stage_parse_ = &m.histogram_for("portgate_stage_seconds", "stage=\"parse\"");
     stage_validate_ = &m.histogram_for("portgate_stage_seconds", "stage=\"validate\"");
     stage_map_ = &m.histogram_for("portgate_stage_seconds", "stage=\"map\"");
@@ -285,9 +295,44 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
             verdict_message = res.err().message;
             problems = res.err().problems;
         } else {
-            for (auto& o : res->outputs) m.children.push_back(make_output(s.partner->id, rt->id, o, *knowledge_));
+            for (auto& o : res->outputs) {
+                m.children.push_back(make_output(s.partner->id, rt->id, o, *knowledge_));
+                auto sg = sign_for_route(*rt, o.type, o.bytes, problems);
+                if (!sg) {
+                    if (is_retryable(sg.err().code)) {
+                        done({sg.err().code, false, false, "", "", m.type, sg.err().message, {}});
+                        return;
+                    }
+                    verdict = sg.err().code;
+                    verdict_message = sg.err().message;
+                    break;
+                }
+                if (*sg) {
+                    auto& c = m.children.back();
+                    c.more_payloads.emplace_back("signed", std::move(**sg));
+                    c.state = std::string(to_string(doc_state::signed_));
+                    auto* idn = signers_.at(rt->signer).get();
+                    c.events.push_back({"signed", c.state, "", nlohmann::json{{"signer", rt->signer}, {"algorithm", sign::algorithm_name(idn->alg())},
+                                                                               {"key_name", idn->key_name()}}.dump()});
+                }
+            }
             for (auto& w : res->waiting)
                 for (auto& key : w.keys) waiting.push_back(key);
+        }
+    }
+    bool native_signed = false;
+    if (verdict == errc::ok && rt && rt->maps.empty() && !rt->signer.empty()) {
+        auto sg = sign_for_route(*rt, m.type, s.bytes, problems);
+        if (!sg) {
+            if (is_retryable(sg.err().code)) {
+                done({sg.err().code, false, false, "", "", m.type, sg.err().message, {}});
+                return;
+            }
+            verdict = sg.err().code;
+            verdict_message = sg.err().message;
+        } else if (*sg) {
+            m.more_payloads.emplace_back("signed", std::move(**sg));
+            native_signed = true;
         }
     }
     for (auto& key : offered) m.join_keys.emplace_back(key, false);
@@ -301,6 +346,12 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         m.events.push_back({"validated", m.state, "", details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
         for (auto& rec : keys_json)
             for (auto& [kk, vv] : rec.items()) m.keys.emplace_back(kk, vv.get<std::string>());
+        if (native_signed) {
+            auto* idn = signers_.at(rt->signer).get();
+            m.state = std::string(to_string(doc_state::signed_));
+            m.events.push_back({"signed", m.state, "", nlohmann::json{{"signer", rt->signer}, {"algorithm", sign::algorithm_name(idn->alg())},
+                                                                      {"key_name", idn->key_name()}}.dump()});
+        }
         if (rt && !rt->maps.empty()) {
             nlohmann::json outs = nlohmann::json::array();
             for (auto& c : m.children) outs.push_back({{"id", c.id}, {"type", c.type}});
@@ -360,6 +411,62 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
     });
 }
 
+result<std::map<std::string, std::shared_ptr<sign::identity>>> pipeline::open_signers(const config::config& cfg) {
+    std::map<std::string, std::shared_ptr<sign::identity>> out;
+    for (auto& sg : cfg.signers) {
+        sign::identity_config ic;
+        ic.name = sg.id;
+        ic.source = sg.source == "pkcs12" ? sign::key_source::pkcs12 : sg.source == "pkcs11" ? sign::key_source::pkcs11 : sign::key_source::file;
+        ic.key_file = sg.key.string();
+        ic.cert_file = sg.cert.string();
+        ic.pkcs12_file = sg.pkcs12.string();
+        ic.pkcs11_uri = sg.pkcs11_uri;
+        ic.pkcs11_module = sg.pkcs11_module;
+        ic.password_env = sg.password_env;
+        ic.password_file = sg.password_file.string();
+        ic.algorithm = sg.algorithm;
+        ic.sm2_id = sg.sm2_id;
+        ic.sm2_encoding = sg.sm2_encoding;
+        ic.allow_sha1 = sg.allow_sha1;
+        ic.key_name = sg.key_name;
+        ic.per_minute = sg.per_minute;
+        ic.expiry_warning_days = sg.expiry_warning_days;
+        auto idn = sign::open_identity(ic);
+        if (!idn) return error(idn.err().code, fmt::format("signer '{}' (config line {}): {}", sg.id, sg.line, idn.err().message));
+        out.emplace(sg.id, std::move(idn.value()));
+    }
+    return out;
+}
+
+result<std::optional<std::string>> pipeline::sign_for_route(const config::route& r, const std::string& type, const std::string& bytes,
+                                                            std::vector<problem>& problems) {
+    if (r.signer.empty()) return std::optional<std::string>();
+    const formats::type_info* t = knowledge_->types->find(type);
+    const formats::family_info* fam = t ? knowledge_->types->family(t->family) : nullptr;
+    if (!fam || fam->signature != "enveloped") return std::optional<std::string>();  // DecSign, Golden-2: their own formats
+    auto it = signers_.find(r.signer);
+    if (it == signers_.end()) return error(errc::sign_key_unavailable, fmt::format("signer '{}' is not open", r.signer));
+    auto t0 = clock::now();
+    sign::placement where = fam->sign_before.empty() ? sign::placement::last_child() : sign::placement::before_child(fam->sign_before);
+    auto signed_bytes = sign::sign_document(*it->second, bytes, where);
+    stage_sign_->observe(seconds_since(t0));
+    if (!signed_bytes) return signed_bytes.err();
+    // What is signed is what will be sent: it must pass the schema as sent and the as-sent rules.
+    validation::options vo;
+    vo.type = type;
+    vo.prof = validation::profile::sent;
+    auto rep = validation::check(*knowledge_, *signed_bytes, vo, cfg_.server.xml, type);
+    if (!rep) return rep.err();
+    if (!rep->valid()) {
+        for (auto p : rep->problems) {
+            p.message = fmt::format("{} as signed: {}", type, p.message);
+            problems.push_back(std::move(p));
+        }
+        return error(errc::mapping_output_invalid, fmt::format("{} is not valid as signed: {}", type, rep->message));
+    }
+    return std::optional<std::string>(std::move(signed_bytes.value()));
+}
+
 void pipeline::after_commit(const std::string& id, const config::route* r, std::vector<std::string> offered,
                             std::vector<std::string> waiting) {
     // This document offers keys: documents of other routes waiting on them can now be mapped.
@@ -412,6 +519,18 @@ std::size_t pipeline::complete_join(const config::route& wr, const config::route
         for (auto& o : res->outputs) {
             if (o.join_key != key) continue;
             u.children.push_back(make_output((*msg)->partner, wr.id, o, *knowledge_));
+            std::vector<problem> sign_problems;
+            auto sg = sign_for_route(wr, o.type, o.bytes, sign_problems);
+            if (sg && *sg) {
+                auto& c = u.children.back();
+                c.more_payloads.emplace_back("signed", std::move(**sg));
+                c.state = std::string(to_string(doc_state::signed_));
+                c.events.push_back({"signed", c.state, "", nlohmann::json{{"signer", wr.signer}}.dump()});
+            } else if (!sg) {
+                spdlog::error("join {} of {}: signing {} failed: {}", key, waiting_id, o.type, sg.err().message);
+                u.children.back().events.push_back({"sign_failed", "", code_string(sg.err().code),
+                                                    nlohmann::json{{"message", sg.err().message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+            }
             outs.push_back({{"id", u.children.back().id}, {"type", o.type}});
         }
         u.done_state = std::string(to_string(doc_state::mapped));

@@ -14,6 +14,7 @@
 #include "gateway/core/metrics.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/mapping/route_runner.hpp"
+#include "gateway/sign/sign.hpp"
 #include "gateway/validation/checker.hpp"
 
 namespace portgate::intake {
@@ -39,7 +40,11 @@ struct outcome {
 class pipeline {
 public:
     pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge,
-             std::shared_ptr<const mapping::library> mappings, store::store& st, metrics& m);
+             std::shared_ptr<const mapping::library> mappings, store::store& st, metrics& m,
+             std::map<std::string, std::shared_ptr<sign::identity>> signers = {});
+
+    // Opens every [[signer]] of the config (keys loaded once). Errors name the signer and why.
+    static result<std::map<std::string, std::shared_ptr<sign::identity>>> open_signers(const config::config& cfg);
     ~pipeline();
 
     // Runs the stages on the calling (worker) thread and submits to the store; `done` runs once the
@@ -60,6 +65,10 @@ private:
     const config::config& cfg_;
     std::shared_ptr<const validation::knowledge> knowledge_;
     std::shared_ptr<const mapping::library> mappings_;
+    std::map<std::string, std::shared_ptr<sign::identity>> signers_;
+    // Signs `bytes` with the route's signer when its family is signed by portgate; nullopt = not signed.
+    result<std::optional<std::string>> sign_for_route(const config::route& r, const std::string& type, const std::string& bytes,
+                                                      std::vector<problem>& problems);
     struct joiner;
     std::unique_ptr<joiner> joiner_;
     void after_commit(const std::string& id, const config::route* r, std::vector<std::string> offered, std::vector<std::string> waiting);
@@ -70,6 +79,7 @@ private:
     histogram* stage_parse_;
     histogram* stage_validate_;
     histogram* stage_map_;
+    histogram* stage_sign_;
     histogram* stored_latency_;
 };
 

@@ -348,6 +348,12 @@ struct store::impl {
             bind_value(s, 1, seq); bind_value(s, 2, m.payload_stage); bind_blob(s, 3, m.bytes); bind_value(s, 4, now);
             if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert payload"));
         }
+        for (auto& [stage, bytes] : m.more_payloads) {
+            auto* s = insert_payload.get();
+            reset_guard g{s};
+            bind_value(s, 1, seq); bind_value(s, 2, stage); bind_blob(s, 3, bytes); bind_value(s, 4, now);
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert payload"));
+        }
         if (auto e = insert_events(seq, m.events, now); !e) return e.err();
         for (auto& [name, value] : m.keys) {
             auto* s = insert_key.get();

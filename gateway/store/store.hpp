@@ -48,6 +48,7 @@ struct new_message {
     std::string route;               // the route that took it in ("" = none)
     std::string direction = "in";    // in: from a partner · out: a customs message portgate made
     std::string payload_stage = "inbound";  // stage of `bytes` (outputs of mappings: "mapped")
+    std::vector<std::pair<std::string, std::string>> more_payloads;  // further stages (e.g. "signed")
     std::vector<std::pair<std::string, std::string>> keys;  // business keys (name, value) for correlation
     // Join keys under its route: (key, waiting). Waiting = its mapping still needs the other document;
     // not waiting = it only lets a waiting document of another route find it.

@@ -233,3 +233,27 @@ TEST_CASE("receipts of every family become the partners' notifications in JSON a
     CHECK(checked >= 40);
     for (auto fam : {"ceb-import", "dec", "golden2"}) CHECK(families.count(fam) == 1);
 }
+
+TEST_CASE("native customs messages pass through enriched: fresh guids, appTime, the route's BaseTransfer", "[mapping][golden]") {
+    const auto& w = the_world();
+    const auto* r = w.cfg.route_by_id("demo-shop-ceb311");
+    REQUIRE(r);
+    std::string in = read(src / "samples" / "ceb" / "ceb311-order-valid.xml");
+    // The partner wrote another company into BaseTransfer: the route's parameters win.
+    auto at = in.find("<ceb:dxpId>");
+    REQUIRE(at != std::string::npos);
+    in.replace(at + 11, 16, "DXPENT9999999999");
+    auto d = portgate::xml::parse(in, {}, "in");
+    REQUIRE(d);
+    auto res = mp::run_route(*w.k, *w.lib, *r, d->doc.get(), fixed());
+    INFO((res ? std::string() : res.err().message));
+    REQUIRE(res);
+    REQUIRE(res->outputs.size() == 1);
+    auto& out = res->outputs[0];
+    CHECK(out.type == "CEB311");
+    CHECK(out.bytes.find("5FE29E1E-10A9-4F6C-8373-C194AFDD5D2F") == std::string::npos);  // root guid renewed
+    CHECK(out.bytes.find("26A3774E-5A08-444B-86D6-139F66C84F18") == std::string::npos);  // head guid renewed
+    CHECK(out.bytes.find("<ceb:appTime>20261123100000</ceb:appTime>") != std::string::npos);
+    CHECK(out.bytes.find("<ceb:dxpId>" + r->params.at("dxpId") + "</ceb:dxpId>") != std::string::npos);
+    CHECK(out.bytes.find("YH202611231602150087") != std::string::npos);  // business content untouched
+}

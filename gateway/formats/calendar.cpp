@@ -74,7 +74,7 @@ result<std::vector<calendar::interval>> parse_intervals(const toml::array& arr, 
 }  // namespace
 
 std::optional<civil_seconds> parse_civil(std::string_view s) {
-    int y, mo, d, h = 0, mi = 0, sec = 0;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
     if (s.size() >= 10 && s[4] == '-' && s[7] == '-') {
         if (!digits(s, 0, 4, y) || !digits(s, 5, 2, mo) || !digits(s, 8, 2, d)) return std::nullopt;
         if (s.size() > 10) {

@@ -143,8 +143,8 @@ pipeline::~pipeline() = default;
 pipeline::pipeline(const config::config& cfg, std::shared_ptr<const validation::knowledge> knowledge,
                    std::shared_ptr<const mapping::library> mappings, store::store& st, metrics& m,
                    std::map<std::string, std::shared_ptr<sign::identity>> signers)
-    : cfg_(cfg), knowledge_(std::move(knowledge)), mappings_(std::move(mappings)), signers_(std::move(signers)), store_(st), metrics_(m),
-      joiner_(std::make_unique<joiner>()) {
+    : cfg_(cfg), knowledge_(std::move(knowledge)), mappings_(std::move(mappings)), signers_(std::move(signers)),
+      joiner_(std::make_unique<joiner>()), store_(st), metrics_(m) {
     stage_sign_ = &m.histogram_for("portgate_stage_seconds", "stage=\"sign\"");
     for (auto& [id, idn] : signers_) {
         auto* p = idn.get();

@@ -128,6 +128,18 @@ json message_json(const store::message_view& m, bool with_events) {
     if (!m.route.empty()) j["route"] = m.route;
     if (!m.direction.empty()) j["direction"] = m.direction;
     if (!m.parent_id.empty()) j["parent"] = m.parent_id;
+    if (!m.customs_status.empty()) j["customs_status"] = m.customs_status;
+    if (!m.receipts.empty()) {
+        json r = json::array();
+        for (auto& x : m.receipts) {
+            json o{{"receipt", x.receipt_id}, {"type", x.type}, {"status", x.status}, {"meaning", x.meaning}, {"time", x.time},
+                   {"received_at", iso_time(x.received_at)}};
+            if (!x.info.empty()) o["info"] = x.info;
+            if (!x.customs_code.empty()) o["customs_code"] = x.customs_code;
+            r.push_back(std::move(o));
+        }
+        j["receipts"] = std::move(r);
+    }
     if (!m.children.empty()) {
         json c = json::array();
         for (auto& ch : m.children) c.push_back({{"id", ch.id}, {"type", ch.type}, {"state", ch.state}});
@@ -191,6 +203,9 @@ router::caller router::authenticate(const request& req) const {
     std::string h = config::hash_api_key(key);
     if (auto it = keys_.find(h); it != keys_.end()) c.partner = it->second;
     else if (!ctx_.cfg.server.admin_token_hash.empty() && secure_equals(h, ctx_.cfg.server.admin_token_hash)) c.admin = true;
+    else
+        for (auto& k : ctx_.cfg.receipts.api_key_hashes)
+            if (secure_equals(h, k)) c.customs = true;
     return c;
 }
 
@@ -232,6 +247,30 @@ void router::handle(request req, responder respond) {
     }
 
     caller who = authenticate(req);
+    if (path == "/v1/receipts") {
+        if (req.method() != http::verb::post) return respond(error_response(errc::method_not_allowed, "use POST", {}, ver, ka));
+        if (!who.customs)
+            return respond(error_response(errc::unauthorized, "a customs endpoint key ([receipts] api_keys) is required", {}, ver, ka));
+        if (!looks_like_xml(req.body()))
+            return respond(error_response(errc::unsupported_media_type, "the body is not XML (it must start with '<')", {}, ver, ka));
+        auto body = std::make_shared<std::string>(std::move(req.body()));
+        if (!ctx_.workers.try_post([this, body, respond, ver, ka] {
+                ctx_.intake.process_receipt(std::move(*body), "http", "", [respond, ver, ka](intake::pipeline::receipt_answer a) {
+                    if (!a.stored) return respond(error_response(a.code, a.message, {}, ver, ka));
+                    json j{{"id", a.id}, {"type", a.type}, {"records", a.records}, {"matched", a.outcome.matched},
+                           {"orphans", a.outcome.orphans}, {"repeated", a.outcome.repeated}, {"applied", a.outcome.applied},
+                           {"messages", a.outcome.message_ids}};
+                    if (a.outcome.duplicate) j["duplicate"] = true;
+                    if (a.code != errc::ok) j["error"] = {{"code", code_string(a.code)}, {"message", a.message}};
+                    // Stored in every case (even unreadable): the exchange must not resend.
+                    respond(json_response(a.outcome.duplicate ? 200 : 202, dump(j), ver, ka));
+                });
+            })) {
+            overloaded_->inc();
+            return respond(error_response(errc::overloaded, "the gateway is at capacity; retry after the indicated delay", {}, ver, ka));
+        }
+        return;
+    }
     if (!who.partner && !who.admin)
         return respond(error_response(errc::unauthorized, "a partner API key is required: Authorization: Bearer <key>", {}, ver, ka));
 

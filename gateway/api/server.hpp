@@ -43,6 +43,7 @@ public:
     struct caller {
         const config::partner* partner = nullptr;
         bool admin = false;
+        bool customs = false;  // a customs endpoint delivering receipts
     };
     caller authenticate(const request& req) const;
 

@@ -157,7 +157,7 @@ result<config> load(const fs::path& file) {
         return error(errc::config_invalid, fmt::format("{}: {}", file.string(), e.what()));
     }
 
-    rd.unknown_keys(root, "the top level", {"paths", "server", "store", "partner", "route", "signer"});
+    rd.unknown_keys(root, "the top level", {"paths", "server", "store", "partner", "route", "signer", "receipts"});
 
     // [paths]
     cfg.xsd_dir = resolve(base, "../xsd");
@@ -278,6 +278,18 @@ result<config> load(const fs::path& file) {
         }
     }
     if (cfg.partners.empty()) rd.add(&root, "no [[partner]] is defined: nobody could send anything");
+
+    // [receipts]
+    if (auto* t = root["receipts"].as_table()) {
+        rd.unknown_keys(*t, "[receipts]", {"api_keys", "inbox", "inboxes"});
+        cfg.receipts.api_key_hashes = rd.strings(*t, "api_keys", "receipts");
+        for (auto& h : cfg.receipts.api_key_hashes)
+            if (!valid_key_hash(h))
+                rd.add(t->get("api_keys"), "receipts.api_keys hold hashes \"sha256:<64 hex>\" (portgate hash-key KEY), never plain keys");
+        std::vector<std::string> inboxes = rd.strings(*t, "inbox", "receipts");
+        for (auto& x : rd.strings(*t, "inboxes", "receipts")) inboxes.push_back(x);
+        for (auto& x : inboxes) cfg.receipts.inboxes.push_back(resolve(sv.data_dir, x));
+    }
 
     // [[signer]]
     if (auto* n = root.get("signer")) {

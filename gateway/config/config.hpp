@@ -94,6 +94,13 @@ struct route {
     int line = 0;
 };
 
+// Customs endpoints delivering receipts: POST /v1/receipts with one of these keys, and/or the desktop
+// client's InBox folder(s) read by the gateway.
+struct receipts_config {
+    std::vector<std::string> api_key_hashes;
+    std::vector<std::filesystem::path> inboxes;
+};
+
 struct config {
     std::filesystem::path file;       // the config file itself
     std::filesystem::path xsd_dir;    // resolved
@@ -104,6 +111,7 @@ struct config {
     std::vector<partner> partners;
     std::vector<route> routes;
     std::vector<signer> signers;
+    receipts_config receipts;
 
     const partner* find_partner(std::string_view id) const;
     const route* find_route(std::string_view partner_id, std::string_view qualified_root) const;

@@ -15,6 +15,7 @@
 
 #include "gateway/core/digest.hpp"
 #include "gateway/core/ids.hpp"
+#include "gateway/pipeline/customs_status.hpp"
 #include "gateway/pipeline/state.hpp"
 #include "gateway/xml/parser.hpp"
 
@@ -465,6 +466,61 @@ result<std::optional<std::string>> pipeline::sign_for_route(const config::route&
         return error(errc::mapping_output_invalid, fmt::format("{} is not valid as signed: {}", type, rep->message));
     }
     return std::optional<std::string>(std::move(signed_bytes.value()));
+}
+
+void pipeline::process_receipt(std::string bytes, std::string channel, std::string source, std::function<void(receipt_answer)> done) {
+    store::new_receipt r;
+    r.id = new_message_id();
+    r.channel = std::move(channel);
+    r.source = std::move(source);
+    r.sha256 = sha256_hex(bytes);
+    r.received_at = store::now_ms();
+    std::size_t dropped = 0;
+    auto reading = knowledge_->receipts->read(bytes, cfg_.server.xml, r.source.empty() ? "receipt" : r.source);
+    if (!reading) {
+        // Kept all the same (raw bytes, the reason): an operator can look at what customs sent.
+        r.error = fmt::format("{} {}", code_string(reading.err().code), reading.err().message);
+    } else {
+        r.type = reading->type ? reading->type->id : "";
+        r.family = reading->type ? reading->type->family : "";
+        dropped = reading->duplicates;
+        for (auto& rec : reading->records) {
+            store::new_receipt_record nr;
+            nr.type = rec.type;
+            nr.status = rec.status;
+            nr.meaning = rec.meaning;
+            nr.time = rec.time;
+            nr.info = rec.info;
+            nr.customs_code = rec.customs_code;
+            nr.keys = rec.keys;
+            auto pr = progress_of(rec);
+            nr.rank = pr.rank;
+            nr.state = std::string(to_string(pr.state));
+            r.records.push_back(std::move(nr));
+        }
+    }
+    auto outcome = r.outcome;
+    std::size_t n = r.records.size();
+    errc verdict = reading ? errc::ok : reading.err().code;
+    std::string why = reading ? std::string() : reading.err().message;
+    std::string type = r.type;
+    store_.submit_receipt(std::move(r), [done = std::move(done), outcome, n, verdict, why, type, dropped](result<store::stored> s) {
+        receipt_answer a;
+        if (!s) {
+            a.code = s.err().code;
+            a.message = s.err().message;
+            return done(std::move(a));
+        }
+        a.stored = true;
+        a.id = s->id;
+        a.type = type;
+        a.code = verdict;
+        a.message = why;
+        a.outcome = *outcome;
+        a.outcome.repeated += static_cast<int>(dropped);
+        a.records = n;
+        done(std::move(a));
+    });
 }
 
 void pipeline::after_commit(const std::string& id, const config::route* r, std::vector<std::string> offered,

@@ -55,6 +55,17 @@ public:
     // mapping's output type exists and every join names an existing route. Problems carry the config line.
     static std::vector<problem> check_routes(const config::config& cfg, const validation::knowledge& knowledge);
 
+    // A receipt from customs (HTTP or the client's InBox): stored raw first, read leniently, its records
+    // correlated with the messages by business keys in the store. `done` runs after the commit.
+    struct receipt_answer {
+        errc code = errc::ok;
+        bool stored = false;
+        std::string id, type, message;
+        store::receipt_outcome outcome;
+        std::size_t records = 0;
+    };
+    void process_receipt(std::string bytes, std::string channel, std::string source, std::function<void(receipt_answer)> done);
+
     // Start-up: joins whose other document arrived while nobody could finish them (a crash between the two
     // commits) are completed now. Returns the number of joins completed.
     std::size_t recheck_waiting();

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -111,6 +112,46 @@ CREATE TABLE join_key (
   PRIMARY KEY (route, key, message_seq)
 ) WITHOUT ROWID;
 )sql"},
+    {3, R"sql(
+ALTER TABLE message ADD COLUMN customs_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE message ADD COLUMN customs_rank INTEGER NOT NULL DEFAULT 0;
+
+-- Receipts exactly as received (raw bytes first), then their normalized records.
+CREATE TABLE receipt (
+  seq         INTEGER PRIMARY KEY,
+  id          TEXT NOT NULL UNIQUE,
+  channel     TEXT NOT NULL,
+  source      TEXT NOT NULL DEFAULT '',
+  type        TEXT NOT NULL DEFAULT '',
+  family      TEXT NOT NULL DEFAULT '',
+  sha256      TEXT NOT NULL UNIQUE,
+  bytes       BLOB NOT NULL,
+  error       TEXT NOT NULL DEFAULT '',
+  received_at INTEGER NOT NULL
+);
+CREATE TABLE receipt_record (
+  seq          INTEGER PRIMARY KEY,
+  receipt_seq  INTEGER NOT NULL REFERENCES receipt(seq),
+  message_seq  INTEGER REFERENCES message(seq),
+  type         TEXT NOT NULL DEFAULT '',
+  status       TEXT NOT NULL DEFAULT '',
+  meaning      TEXT NOT NULL DEFAULT '',
+  time         TEXT NOT NULL DEFAULT '',
+  info         TEXT NOT NULL DEFAULT '',
+  customs_code TEXT NOT NULL DEFAULT '',
+  rank         INTEGER NOT NULL DEFAULT 0,
+  to_state     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX receipt_record_message ON receipt_record(message_seq, type, status, time);
+CREATE INDEX receipt_record_orphan ON receipt_record(seq) WHERE message_seq IS NULL;
+CREATE TABLE receipt_key (
+  record_seq INTEGER NOT NULL REFERENCES receipt_record(seq),
+  name       TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  PRIMARY KEY (record_seq, name, value)
+) WITHOUT ROWID;
+CREATE INDEX receipt_key_value ON receipt_key(value);
+)sql"},
 };
 
 std::string sqlite_error(sqlite3* db, std::string_view what) {
@@ -205,7 +246,7 @@ struct store::impl {
     stmt_ptr find_seq, mark_join, count_waiting, set_state;
 
     struct op {
-        std::variant<new_message, message_update> what;
+        std::variant<new_message, message_update, new_receipt> what;
         completion done;
     };
     mutable std::mutex mu;
@@ -215,7 +256,7 @@ struct store::impl {
     std::thread writer;
     std::atomic<std::uint64_t> commits{0}, operations{0}, max_batch{0};
 
-    void enqueue(std::variant<new_message, message_update> what, completion done) {
+    void enqueue(std::variant<new_message, message_update, new_receipt> what, completion done) {
         {
             std::lock_guard lk(mu);
             if (!closing) {
@@ -375,7 +416,183 @@ struct store::impl {
         }
         for (auto& c : m.children)
             if (auto r = insert_one(c, seq, now); !r) return r.err();
+        if (!m.keys.empty())
+            if (auto a = adopt_orphans(seq, m.keys, now); !a) return a.err();
         return seq;
+    }
+
+    // Candidate messages for a receipt record's key values: most matching keys first, customs messages
+    // portgate made ("out") before partner inputs, newest first.
+    struct candidate {
+        std::int64_t seq = 0;
+        std::string id;
+        int score = 0;
+        bool out = false;
+    };
+    result<std::vector<candidate>> candidates(const std::vector<std::pair<std::string, std::string>>& keys) {
+        std::vector<std::string> values;
+        for (auto& [k, v] : keys)
+            if (!v.empty() && std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+        std::vector<candidate> out;
+        if (values.empty()) return out;
+        std::string sql = "SELECT m.seq, m.id, COUNT(*) AS c, m.direction = 'out' FROM message_key k JOIN message m ON m.seq = k.message_seq "
+                          "WHERE k.value IN (";
+        for (std::size_t i = 0; i < values.size(); ++i) sql += i ? ",?" : "?";
+        sql += ") GROUP BY m.seq ORDER BY c DESC, m.direction = 'out' DESC, m.seq DESC LIMIT 2";
+        auto q = prepare(wdb.get(), sql);
+        if (!q) return q.err();
+        for (std::size_t i = 0; i < values.size(); ++i) bind_value(q->get(), static_cast<int>(i) + 1, values[i]);
+        while (sqlite3_step(q->get()) == SQLITE_ROW)
+            out.push_back({sqlite3_column_int64(q->get(), 0), col_text(q->get(), 1), sqlite3_column_int(q->get(), 2),
+                           sqlite3_column_int(q->get(), 3) != 0});
+        return out;
+    }
+
+    // Applies a record's status to a message: forward only; learns the record's keys (preNo, invtNo …).
+    result<bool> apply_status(std::int64_t msg_seq, const std::string& status, int rank, const std::string& to_state,
+                              const std::vector<std::pair<std::string, std::string>>& keys, const std::string& detail, millis now) {
+        for (auto& [name, value] : keys) {
+            if (value.empty()) continue;
+            auto* s = insert_key.get();
+            reset_guard g{s};
+            bind_value(s, 1, msg_seq); bind_value(s, 2, name); bind_value(s, 3, value);
+            if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "learn key"));
+        }
+        int current = 0;
+        {
+            auto q = prepare(wdb.get(), "SELECT customs_rank FROM message WHERE seq = ?");
+            if (!q) return q.err();
+            bind_value(q->get(), 1, msg_seq);
+            if (sqlite3_step(q->get()) == SQLITE_ROW) current = sqlite3_column_int(q->get(), 0);
+        }
+        bool forward = rank > current;
+        if (forward) {
+            auto u = prepare(wdb.get(), "UPDATE message SET customs_status = ?, customs_rank = ?, state = ?, updated_at = ? WHERE seq = ?");
+            if (!u) return u.err();
+            bind_value(u->get(), 1, status); bind_value(u->get(), 2, static_cast<std::int64_t>(rank)); bind_value(u->get(), 3, to_state);
+            bind_value(u->get(), 4, now); bind_value(u->get(), 5, msg_seq);
+            if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "apply status"));
+        }
+        if (auto e = insert_events(msg_seq, {{"receipt", forward ? to_state : "", "", detail}}, now); !e) return e.err();
+        return forward;
+    }
+
+    // A message just stored with `keys` takes the orphan receipt records that name one of them.
+    status adopt_orphans(std::int64_t seq, const std::vector<std::pair<std::string, std::string>>& keys, millis now) {
+        std::vector<std::string> values;
+        for (auto& [k, v] : keys)
+            if (!v.empty()) values.push_back(v);
+        if (values.empty()) return ok();
+        std::string sql = "SELECT DISTINCT r.seq, r.status, r.rank, r.to_state, r.type, r.time, rc.id FROM receipt_key rk "
+                          "JOIN receipt_record r ON r.seq = rk.record_seq JOIN receipt rc ON rc.seq = r.receipt_seq "
+                          "WHERE r.message_seq IS NULL AND rk.value IN (";
+        for (std::size_t i = 0; i < values.size(); ++i) sql += i ? ",?" : "?";
+        sql += ") ORDER BY r.seq";
+        auto q = prepare(wdb.get(), sql);
+        if (!q) return q.err();
+        for (std::size_t i = 0; i < values.size(); ++i) bind_value(q->get(), static_cast<int>(i) + 1, values[i]);
+        struct orphan {
+            std::int64_t seq;
+            std::string status;
+            int rank;
+            std::string state, type, time, receipt;
+        };
+        std::vector<orphan> found;
+        while (sqlite3_step(q->get()) == SQLITE_ROW)
+            found.push_back({sqlite3_column_int64(q->get(), 0), col_text(q->get(), 1), sqlite3_column_int(q->get(), 2),
+                             col_text(q->get(), 3), col_text(q->get(), 4), col_text(q->get(), 5), col_text(q->get(), 6)});
+        for (auto& o : found) {
+            auto u = prepare(wdb.get(), "UPDATE receipt_record SET message_seq = ? WHERE seq = ?");
+            if (!u) return u.err();
+            bind_value(u->get(), 1, seq); bind_value(u->get(), 2, o.seq);
+            if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "adopt orphan"));
+            std::string detail = fmt::format(R"({{"receipt":"{}","type":"{}","status":"{}","time":"{}","orphan":true}})", o.receipt, o.type,
+                                             o.status, o.time);
+            if (auto a = apply_status(seq, o.status, o.rank, o.state, {}, detail, now); !a) return a.err();
+        }
+        return ok();
+    }
+
+    result<stored> apply(const new_receipt& r) {
+        auto& out = *r.outcome;
+        {
+            auto q = prepare(wdb.get(), "SELECT id FROM receipt WHERE sha256 = ?");
+            if (!q) return q.err();
+            bind_value(q->get(), 1, r.sha256);
+            if (sqlite3_step(q->get()) == SQLITE_ROW) {
+                out.duplicate = true;
+                return stored{col_text(q->get(), 0), "", r.type, true};
+            }
+        }
+        exec(wdb.get(), "SAVEPOINT op");
+        auto fail = [&](std::string what) -> result<stored> {
+            exec(wdb.get(), "ROLLBACK TO op");
+            exec(wdb.get(), "RELEASE op");
+            return error(errc::store_failed, std::move(what));
+        };
+        const millis now = now_ms();
+        auto ins = prepare(wdb.get(), "INSERT INTO receipt (id, channel, source, type, family, sha256, bytes, error, received_at) VALUES (?,?,?,?,?,?,?,?,?)");
+        if (!ins) return fail(ins.err().message);
+        bind_value(ins->get(), 1, r.id); bind_value(ins->get(), 2, r.channel); bind_value(ins->get(), 3, r.source); bind_value(ins->get(), 4, r.type);
+        bind_value(ins->get(), 5, r.family); bind_value(ins->get(), 6, r.sha256); bind_blob(ins->get(), 7, r.bytes); bind_value(ins->get(), 8, r.error);
+        bind_value(ins->get(), 9, r.received_at ? r.received_at : now);
+        if (sqlite3_step(ins->get()) != SQLITE_DONE) return fail(sqlite_error(wdb.get(), "insert receipt"));
+        const std::int64_t rseq = sqlite3_last_insert_rowid(wdb.get());
+        for (auto& rec : r.records) {
+            auto cands = candidates(rec.keys);
+            if (!cands) return fail(cands.err().message);
+            std::int64_t msg = 0;
+            std::string msg_id;
+            if (!cands->empty()) {
+                auto& top = (*cands)[0];
+                bool ambiguous = cands->size() > 1 && (*cands)[1].score == top.score && (*cands)[1].out == top.out;
+                if (!ambiguous) msg = top.seq, msg_id = top.id;
+            }
+            // A repeat of a record already seen for this message (or as an orphan) is dropped.
+            {
+                auto d = prepare(wdb.get(), "SELECT 1 FROM receipt_record WHERE message_seq IS ? AND type = ? AND status = ? AND time = ? LIMIT 1");
+                if (!d) return fail(d.err().message);
+                if (msg) bind_value(d->get(), 1, msg);
+                else sqlite3_bind_null(d->get(), 1);
+                bind_value(d->get(), 2, rec.type); bind_value(d->get(), 3, rec.status); bind_value(d->get(), 4, rec.time);
+                if (sqlite3_step(d->get()) == SQLITE_ROW) {
+                    ++out.repeated;
+                    continue;
+                }
+            }
+            auto ir = prepare(wdb.get(), "INSERT INTO receipt_record (receipt_seq, message_seq, type, status, meaning, time, info, customs_code, rank, to_state) "
+                                         "VALUES (?,?,?,?,?,?,?,?,?,?)");
+            if (!ir) return fail(ir.err().message);
+            bind_value(ir->get(), 1, rseq);
+            if (msg) bind_value(ir->get(), 2, msg);
+            else sqlite3_bind_null(ir->get(), 2);
+            bind_value(ir->get(), 3, rec.type); bind_value(ir->get(), 4, rec.status); bind_value(ir->get(), 5, rec.meaning);
+            bind_value(ir->get(), 6, rec.time); bind_value(ir->get(), 7, rec.info); bind_value(ir->get(), 8, rec.customs_code);
+            bind_value(ir->get(), 9, static_cast<std::int64_t>(rec.rank)); bind_value(ir->get(), 10, rec.state);
+            if (sqlite3_step(ir->get()) != SQLITE_DONE) return fail(sqlite_error(wdb.get(), "insert receipt record"));
+            const std::int64_t recseq = sqlite3_last_insert_rowid(wdb.get());
+            for (auto& [name, value] : rec.keys) {
+                if (value.empty()) continue;
+                auto ik = prepare(wdb.get(), "INSERT OR IGNORE INTO receipt_key (record_seq, name, value) VALUES (?,?,?)");
+                if (!ik) return fail(ik.err().message);
+                bind_value(ik->get(), 1, recseq); bind_value(ik->get(), 2, name); bind_value(ik->get(), 3, value);
+                if (sqlite3_step(ik->get()) != SQLITE_DONE) return fail(sqlite_error(wdb.get(), "insert receipt key"));
+            }
+            if (!msg) {
+                ++out.orphans;
+                continue;
+            }
+            ++out.matched;
+            if (std::find(out.message_ids.begin(), out.message_ids.end(), msg_id) == out.message_ids.end()) out.message_ids.push_back(msg_id);
+            nlohmann::json detail{{"receipt", r.id}, {"type", rec.type}, {"status", rec.status}, {"meaning", rec.meaning}, {"time", rec.time}};
+            if (!rec.customs_code.empty()) detail["customs_code"] = rec.customs_code;
+            if (!rec.info.empty()) detail["info"] = rec.info;
+            auto a = apply_status(msg, rec.status, rec.rank, rec.state, rec.keys, detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), now);
+            if (!a) return fail(a.err().message);
+            if (*a) ++out.applied;
+        }
+        exec(wdb.get(), "RELEASE op");
+        return stored{r.id, "", r.type, false};
     }
 
     status insert_events(std::int64_t seq, const std::vector<new_event>& events, millis now) {
@@ -517,6 +734,8 @@ void store::submit(new_message m, completion done) { impl_->enqueue(std::move(m)
 
 void store::update(message_update u, completion done) { impl_->enqueue(std::move(u), std::move(done)); }
 
+void store::submit_receipt(new_receipt r, completion done) { impl_->enqueue(std::move(r), std::move(done)); }
+
 result<std::vector<join_entry>> store::find_join(const std::string& route, const std::string& key) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
@@ -564,6 +783,18 @@ result<std::optional<message_view>> store::get(const std::string& id, const std:
             out->events.push_back({sqlite3_column_int64(e->get(), 0), sqlite3_column_int64(e->get(), 1), col_text(e->get(), 2),
                                    col_text(e->get(), 3), col_text(e->get(), 4), col_text(e->get(), 5)});
         if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "get events"));
+        int rc_ = SQLITE_DONE;
+        auto rq = prepare(db->get(), "SELECT rc.id, r.type, r.status, r.meaning, r.time, r.info, r.customs_code, rc.received_at "
+                                     "FROM receipt_record r JOIN receipt rc ON rc.seq = r.receipt_seq WHERE r.message_seq = ? ORDER BY r.seq");
+        if (!rq) return rq.err();
+        bind_value(rq->get(), 1, out->seq);
+        while ((rc_ = sqlite3_step(rq->get())) == SQLITE_ROW)
+            out->receipts.push_back({col_text(rq->get(), 0), col_text(rq->get(), 1), col_text(rq->get(), 2), col_text(rq->get(), 3),
+                                     col_text(rq->get(), 4), col_text(rq->get(), 5), col_text(rq->get(), 6), sqlite3_column_int64(rq->get(), 7)});
+        auto cs = prepare(db->get(), "SELECT customs_status FROM message WHERE seq = ?");
+        if (!cs) return cs.err();
+        bind_value(cs->get(), 1, out->seq);
+        if (sqlite3_step(cs->get()) == SQLITE_ROW) out->customs_status = col_text(cs->get(), 0);
         auto c = prepare(db->get(), "SELECT id, type, state FROM message WHERE parent_seq = ? ORDER BY seq");
         if (!c) return c.err();
         bind_value(c->get(), 1, out->seq);

@@ -67,6 +67,33 @@ struct message_update {
     std::vector<new_message> children;
 };
 
+// A receipt from customs, read leniently: its records are correlated with stored messages by business keys
+// in the writer (one thread: no race between two receipts of one message), repeats are dropped, statuses
+// only move a document forward, and records that match nothing wait as orphans until their original
+// appears (a message stored later with a matching key picks them up in its own transaction).
+struct new_receipt_record {
+    std::string type, status, meaning, time, info, customs_code;
+    std::vector<std::pair<std::string, std::string>> keys;
+    int rank = 0;        // progress rank (pipeline/customs_status): applied only when above the message's
+    std::string state;   // the state it leads to
+};
+struct receipt_outcome {
+    bool duplicate = false;  // the same bytes were taken in before (same sha256)
+    int matched = 0, orphans = 0, repeated = 0, applied = 0;
+    std::vector<std::string> message_ids;  // messages the records matched
+};
+struct new_receipt {
+    std::string id, channel, source, type, family, sha256, bytes, error;
+    millis received_at = 0;
+    std::vector<new_receipt_record> records;
+    std::shared_ptr<receipt_outcome> outcome = std::make_shared<receipt_outcome>();  // filled by the writer
+};
+
+struct receipt_view {
+    std::string receipt_id, type, status, meaning, time, info, customs_code;
+    millis received_at = 0;
+};
+
 struct join_entry {
     std::string id, partner, state;
     bool waiting = false;
@@ -94,6 +121,8 @@ struct message_view {
     std::string id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, source_name, sha256;
     std::string route, direction, parent_id;
     std::vector<child_view> children;  // filled by get()
+    std::string customs_status;
+    std::vector<receipt_view> receipts;  // filled by get()
     std::int64_t size = 0;
     millis received_at = 0, updated_at = 0;
     std::vector<event_view> events;  // filled by get()
@@ -134,6 +163,9 @@ public:
     // Queues a change of a stored message (same group commit). `stored.duplicate` = nothing to do (the
     // join was completed already); errc::not_found when the message does not exist.
     void update(message_update u, completion done);
+
+    // Stores a receipt and correlates its records (see new_receipt). `stored.id` = the receipt's id.
+    void submit_receipt(new_receipt r, completion done);
 
     // Stored messages offering `key` under route `route` (joins).
     result<std::vector<join_entry>> find_join(const std::string& route, const std::string& key) const;

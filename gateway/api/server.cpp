@@ -309,6 +309,57 @@ void router::handle(request req, responder respond) {
         });
     }
 
+    if (path == "/v1/mailbox" && req.method() == http::verb::get) {
+        if (!who.partner) return respond(error_response(errc::forbidden, "the mailbox belongs to a partner: use its key", {}, ver, ka));
+        auto params = parse_query(query_text);
+        std::int64_t after = 0;
+        int limit = 100;
+        try {
+            if (params.count("after")) after = std::stoll(params["after"]);
+            if (params.count("limit")) limit = std::stoi(params["limit"]);
+        } catch (...) {
+            return respond(error_response(errc::bad_request, "after and limit are numbers", {}, ver, ka));
+        }
+        auto items = ctx_.store.mailbox(who.partner->id, after, limit);
+        if (!items) return respond(error_response(items.err().code, items.err().message, {}, ver, ka));
+        json arr = json::array();
+        std::int64_t last = after;
+        for (auto& it : *items) {
+            json o{{"cursor", it.cursor}, {"message", it.message_id}, {"content_type", it.content_type}, {"created_at", iso_time(it.created_at)}};
+            if (it.content_type == "application/json") {
+                auto parsed = json::parse(it.body, nullptr, false);
+                o["notification"] = parsed.is_discarded() ? json(it.body) : parsed;
+            } else {
+                o["notification"] = it.body;
+            }
+            arr.push_back(std::move(o));
+            last = it.cursor;
+        }
+        return respond(json_response(200, dump(json{{"items", arr}, {"cursor", last}}), ver, ka));
+    }
+    if (path == "/v1/mailbox/ack" && req.method() == http::verb::post) {
+        if (!who.partner) return respond(error_response(errc::forbidden, "the mailbox belongs to a partner: use its key", {}, ver, ka));
+        auto j = json::parse(req.body(), nullptr, false);
+        if (j.is_discarded() || !j.contains("cursor") || !j["cursor"].is_number_integer())
+            return respond(error_response(errc::bad_request, "expected JSON {\"cursor\": N} (the last cursor read)", {}, ver, ka));
+        std::int64_t cursor = j["cursor"].get<std::int64_t>();
+        ctx_.store.ack_mailbox(who.partner->id, cursor, [respond, ver, ka](result<store::stored> r) {
+            if (!r) return respond(error_response(r.err().code, r.err().message, {}, ver, ka));
+            respond(json_response(200, dump(json{{"acked", std::stoll(r->id)}}), ver, ka));
+        });
+        return;
+    }
+    if (path == "/v1/notifications/dead" && req.method() == http::verb::get) {
+        if (!who.admin) return respond(error_response(errc::forbidden, "operators only", {}, ver, ka));
+        auto dead = ctx_.store.dead_notifications(200);
+        if (!dead) return respond(error_response(dead.err().code, dead.err().message, {}, ver, ka));
+        json arr = json::array();
+        for (auto& d : *dead)
+            arr.push_back({{"notification", d.seq}, {"partner", d.partner}, {"channel", d.channel}, {"message", d.message_id},
+                           {"status", d.status}, {"attempts", d.attempts}});
+        return respond(json_response(200, dump(json{{"items", arr}}), ver, ka));
+    }
+
     if (path == "/v1/messages" && req.method() == http::verb::get) {
         auto params = parse_query(query_text);
         store::query q;

@@ -18,6 +18,7 @@
 #include "gateway/intake/intake.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/xml/parser.hpp"
+#include "gateway/delivery/notifier.hpp"
 #include "gateway/mapping/engine.hpp"
 #include "gateway/validation/checker.hpp"
 #include "gateway/xsd/validator.hpp"
@@ -34,6 +35,7 @@ struct gateway::impl {
     metrics m;
     std::unique_ptr<worker_pool> workers;
     std::unique_ptr<intake::pipeline> pipeline;
+    std::unique_ptr<delivery::notifier> notifier;
     net::io_context ioc;
     std::unique_ptr<api::router> router;
     std::unique_ptr<api::server> server;
@@ -79,6 +81,7 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     unsigned workers = im.cfg.server.workers ? im.cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
     im.workers = std::make_unique<worker_pool>(workers, im.cfg.server.queue_capacity);
     im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m, std::move(signers.value()));
+    im.notifier = std::make_unique<delivery::notifier>(im.cfg, *im.st, im.knowledge, im.mappings, im.m);
     im.router = std::make_unique<api::router>(api::context{im.cfg, *im.st, *im.pipeline, *im.workers, im.m});
     im.server = std::make_unique<api::server>(im.ioc, *im.router, im.cfg.server);
     im.folders = std::make_unique<adapters::folder_intake>(im.cfg, *im.pipeline, *im.workers, im.m);
@@ -112,6 +115,7 @@ status gateway::start() {
     im.work.emplace(net::make_work_guard(im.ioc));
     for (unsigned i = 0; i < im.cfg.server.io_threads; ++i) im.io_threads.emplace_back([&im] { im.ioc.run(); });
     if (auto s = im.folders->start(); !s) return s;
+    im.notifier->start();
     im.signals.add(SIGTERM);
     im.signals.add(SIGINT);
     im.signals.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -153,6 +157,7 @@ void gateway::run() {
     // 3. Drain the workers and the store (every queued operation is committed), then stop I/O.
     im.workers->stop();
     im.pipeline->drain_joins();
+    im.notifier->stop();
     im.st->close();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let posted responses reach their sockets
     im.work.reset();

@@ -253,7 +253,24 @@ result<config> load(const fs::path& file) {
             auto& t = *e.as_table();
             partner p;
             p.line = static_cast<int>(t.source().begin.line);
-            rd.unknown_keys(t, "[[partner]]", {"id", "name", "customs_codes", "api_keys", "inbox", "inboxes"});
+            rd.unknown_keys(t, "[[partner]]", {"id", "name", "customs_codes", "api_keys", "inbox", "inboxes", "notify"});
+            if (auto* nt = t["notify"].as_table()) {
+                rd.unknown_keys(*nt, "[partner.notify]", {"stylesheet", "channels", "webhook_url", "webhook_secret_env", "folder", "max_attempts"});
+                if (auto v = rd.get<std::string>(*nt, "stylesheet", "partner.notify")) p.notify.stylesheet = *v;
+                p.notify.channels = rd.strings(*nt, "channels", "partner.notify");
+                for (auto& ch : p.notify.channels)
+                    if (ch != "mailbox" && ch != "webhook" && ch != "folder")
+                        rd.add(nt->get("channels"), fmt::format("partner.notify.channels: '{}' is not mailbox, webhook or folder", ch));
+                if (auto v = rd.get<std::string>(*nt, "webhook_url", "partner.notify")) p.notify.webhook_url = *v;
+                if (auto v = rd.get<std::string>(*nt, "webhook_secret_env", "partner.notify")) p.notify.webhook_secret_env = *v;
+                if (auto v = rd.get<std::string>(*nt, "folder", "partner.notify")) p.notify.folder = resolve(sv.data_dir, *v);
+                if (auto v = rd.get<std::int64_t>(*nt, "max_attempts", "partner.notify")) p.notify.max_attempts = static_cast<int>(*v);
+                bool webhook = std::find(p.notify.channels.begin(), p.notify.channels.end(), "webhook") != p.notify.channels.end();
+                bool folder = std::find(p.notify.channels.begin(), p.notify.channels.end(), "folder") != p.notify.channels.end();
+                if (webhook && p.notify.webhook_url.rfind("http://", 0) != 0 && p.notify.webhook_url.rfind("https://", 0) != 0)
+                    rd.add(nt, "partner.notify: the webhook channel needs webhook_url = \"http(s)://host:port/path\"");
+                if (folder && p.notify.folder.empty()) rd.add(nt, "partner.notify: the folder channel needs folder = \"…\"");
+            }
             if (auto v = rd.get<std::string>(t, "id", "partner", true)) {
                 if (!valid_id(*v)) rd.add(t.get("id"), fmt::format("partner.id: '{}' must be 1..64 of [A-Za-z0-9._-]", *v));
                 else if (!partner_ids.insert(*v).second) rd.add(t.get("id"), fmt::format("partner.id: '{}' is defined twice", *v));

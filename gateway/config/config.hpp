@@ -43,6 +43,17 @@ struct partner {
     std::vector<std::string> customs_codes;     // 10-digit customs registration codes / USCC
     std::vector<std::string> api_key_hashes;    // "sha256:<hex>" of each accepted key
     std::vector<std::filesystem::path> inboxes; // resolved (absolute or relative to data_dir)
+    // [partner.notify]: how receipts reach the partner. Each receipt record of one of its messages becomes
+    // a notification mapped by `stylesheet` (a reverse mapping in mappings/; none = the normalized receipt
+    // XML) and delivered through every channel listed.
+    struct notify_config {
+        std::string stylesheet;
+        std::vector<std::string> channels;          // mailbox | webhook | folder
+        std::string webhook_url;                    // http://host:port/path
+        std::string webhook_secret_env;             // HMAC-SHA256 key, from the environment (never in the file)
+        std::filesystem::path folder;               // drop folder (atomic: temp file then rename)
+        int max_attempts = 8;                       // webhook: then dead letter
+    } notify;
     int line = 0;
 };
 

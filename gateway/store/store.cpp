@@ -152,6 +152,26 @@ CREATE TABLE receipt_key (
 ) WITHOUT ROWID;
 CREATE INDEX receipt_key_value ON receipt_key(value);
 )sql"},
+    {4, R"sql(
+CREATE TABLE notification (
+  seq          INTEGER PRIMARY KEY,
+  partner      TEXT NOT NULL,
+  message_seq  INTEGER NOT NULL REFERENCES message(seq),
+  record_seq   INTEGER NOT NULL REFERENCES receipt_record(seq),
+  channel      TEXT NOT NULL,
+  state        TEXT NOT NULL DEFAULT 'pending',
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  next_at      INTEGER NOT NULL DEFAULT 0,
+  content_type TEXT NOT NULL DEFAULT '',
+  body         BLOB,
+  last_error   TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  UNIQUE (record_seq, channel)
+);
+CREATE INDEX notification_due ON notification(state, next_at);
+CREATE INDEX notification_mailbox ON notification(partner, channel, state, seq);
+)sql"},
 };
 
 std::string sqlite_error(sqlite3* db, std::string_view what) {
@@ -235,7 +255,13 @@ millis now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+struct mailbox_ack {
+    std::string partner;
+    std::int64_t cursor = 0;
+};
+
 struct store::impl {
+    std::map<std::string, std::vector<std::string>> notify_channels;  // partner → channels (set before traffic)
     fs::path file;
     config::store_config cfg;
     int version = 0;
@@ -246,7 +272,7 @@ struct store::impl {
     stmt_ptr find_seq, mark_join, count_waiting, set_state;
 
     struct op {
-        std::variant<new_message, message_update, new_receipt> what;
+        std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack> what;
         completion done;
     };
     mutable std::mutex mu;
@@ -256,7 +282,7 @@ struct store::impl {
     std::thread writer;
     std::atomic<std::uint64_t> commits{0}, operations{0}, max_batch{0};
 
-    void enqueue(std::variant<new_message, message_update, new_receipt> what, completion done) {
+    void enqueue(std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack> what, completion done) {
         {
             std::lock_guard lk(mu);
             if (!closing) {
@@ -449,7 +475,7 @@ struct store::impl {
     }
 
     // Applies a record's status to a message: forward only; learns the record's keys (preNo, invtNo …).
-    result<bool> apply_status(std::int64_t msg_seq, const std::string& status, int rank, const std::string& to_state,
+    result<bool> apply_status(std::int64_t msg_seq, std::int64_t record_seq, const std::string& status, int rank, const std::string& to_state,
                               const std::vector<std::pair<std::string, std::string>>& keys, const std::string& detail, millis now) {
         for (auto& [name, value] : keys) {
             if (value.empty()) continue;
@@ -474,6 +500,24 @@ struct store::impl {
             if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "apply status"));
         }
         if (auto e = insert_events(msg_seq, {{"receipt", forward ? to_state : "", "", detail}}, now); !e) return e.err();
+        if (forward) {
+            std::string partner;
+            {
+                auto q = prepare(wdb.get(), "SELECT partner FROM message WHERE seq = ?");
+                if (!q) return q.err();
+                bind_value(q->get(), 1, msg_seq);
+                if (sqlite3_step(q->get()) == SQLITE_ROW) partner = col_text(q->get(), 0);
+            }
+            if (auto it = notify_channels.find(partner); it != notify_channels.end())
+                for (auto& ch : it->second) {
+                    auto n = prepare(wdb.get(), "INSERT OR IGNORE INTO notification (partner, message_seq, record_seq, channel, created_at, updated_at) "
+                                                "VALUES (?,?,?,?,?,?)");
+                    if (!n) return n.err();
+                    bind_value(n->get(), 1, partner); bind_value(n->get(), 2, msg_seq); bind_value(n->get(), 3, record_seq);
+                    bind_value(n->get(), 4, ch); bind_value(n->get(), 5, now); bind_value(n->get(), 6, now);
+                    if (sqlite3_step(n->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert notification"));
+                }
+        }
         return forward;
     }
 
@@ -508,9 +552,31 @@ struct store::impl {
             if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "adopt orphan"));
             std::string detail = fmt::format(R"({{"receipt":"{}","type":"{}","status":"{}","time":"{}","orphan":true}})", o.receipt, o.type,
                                              o.status, o.time);
-            if (auto a = apply_status(seq, o.status, o.rank, o.state, {}, detail, now); !a) return a.err();
+            if (auto a = apply_status(seq, o.seq, o.status, o.rank, o.state, {}, detail, now); !a) return a.err();
         }
         return ok();
+    }
+
+    result<stored> apply(const notification_change& c) {
+        auto u = prepare(wdb.get(), "UPDATE notification SET state = ?, attempts = ?, next_at = ?, body = COALESCE(?, body), "
+                                    "content_type = CASE WHEN ? = '' THEN content_type ELSE ? END, last_error = ?, updated_at = ? WHERE seq = ?");
+        if (!u) return u.err();
+        bind_value(u->get(), 1, c.state); bind_value(u->get(), 2, static_cast<std::int64_t>(c.attempts)); bind_value(u->get(), 3, c.next_at);
+        if (c.body.empty()) sqlite3_bind_null(u->get(), 4);
+        else bind_blob(u->get(), 4, c.body);
+        bind_value(u->get(), 5, c.content_type); bind_value(u->get(), 6, c.content_type); bind_value(u->get(), 7, c.error);
+        bind_value(u->get(), 8, now_ms()); bind_value(u->get(), 9, c.seq);
+        if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "update notification"));
+        return stored{std::to_string(c.seq), c.state, "", false};
+    }
+
+    result<stored> apply(const mailbox_ack& a) {
+        auto u = prepare(wdb.get(), "UPDATE notification SET state = 'acked', updated_at = ? WHERE partner = ? AND channel = 'mailbox' "
+                                    "AND state = 'ready' AND seq <= ?");
+        if (!u) return u.err();
+        bind_value(u->get(), 1, now_ms()); bind_value(u->get(), 2, a.partner); bind_value(u->get(), 3, a.cursor);
+        if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "ack mailbox"));
+        return stored{std::to_string(sqlite3_changes(wdb.get())), "", "", false};
     }
 
     result<stored> apply(const new_receipt& r) {
@@ -587,7 +653,7 @@ struct store::impl {
             nlohmann::json detail{{"receipt", r.id}, {"type", rec.type}, {"status", rec.status}, {"meaning", rec.meaning}, {"time", rec.time}};
             if (!rec.customs_code.empty()) detail["customs_code"] = rec.customs_code;
             if (!rec.info.empty()) detail["info"] = rec.info;
-            auto a = apply_status(msg, rec.status, rec.rank, rec.state, rec.keys, detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), now);
+            auto a = apply_status(msg, recseq, rec.status, rec.rank, rec.state, rec.keys, detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), now);
             if (!a) return fail(a.err().message);
             if (*a) ++out.applied;
         }
@@ -735,6 +801,101 @@ void store::submit(new_message m, completion done) { impl_->enqueue(std::move(m)
 void store::update(message_update u, completion done) { impl_->enqueue(std::move(u), std::move(done)); }
 
 void store::submit_receipt(new_receipt r, completion done) { impl_->enqueue(std::move(r), std::move(done)); }
+
+void store::set_notification_channels(std::map<std::string, std::vector<std::string>> by_partner) {
+    std::lock_guard lk(impl_->mu);
+    impl_->notify_channels = std::move(by_partner);
+}
+
+void store::update_notification(notification_change c, completion done) { impl_->enqueue(std::move(c), std::move(done)); }
+
+void store::ack_mailbox(const std::string& partner, std::int64_t cursor, completion done) {
+    impl_->enqueue(mailbox_ack{partner, cursor}, std::move(done));
+}
+
+namespace {
+constexpr const char* notification_columns =
+    "n.seq, n.partner, n.channel, n.state, n.attempts, m.id, m.type, COALESCE(rc.family, ''), r.type, r.status, r.meaning, r.time, r.info, "
+    "r.customs_code, COALESCE(n.body, ''), n.content_type, r.seq";
+}  // namespace
+
+static result<std::vector<notification_job>> read_jobs(sqlite3* db, const std::string& where, const std::vector<std::variant<std::string, std::int64_t>>& args) {
+    std::string sql = fmt::format("SELECT {} FROM notification n JOIN message m ON m.seq = n.message_seq JOIN receipt_record r ON r.seq = n.record_seq "
+                                  "JOIN receipt rc ON rc.seq = r.receipt_seq WHERE {}", notification_columns, where);
+    auto q = prepare(db, sql);
+    if (!q) return q.err();
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (auto* t = std::get_if<std::string>(&args[i])) bind_value(q->get(), static_cast<int>(i) + 1, *t);
+        else bind_value(q->get(), static_cast<int>(i) + 1, std::get<std::int64_t>(args[i]));
+    }
+    std::vector<notification_job> out;
+    std::vector<std::int64_t> records;
+    int rc;
+    while ((rc = sqlite3_step(q->get())) == SQLITE_ROW) {
+        notification_job j;
+        auto* st = q->get();
+        j.seq = sqlite3_column_int64(st, 0);
+        j.partner = col_text(st, 1); j.channel = col_text(st, 2); j.state = col_text(st, 3); j.attempts = sqlite3_column_int(st, 4);
+        j.message_id = col_text(st, 5); j.message_type = col_text(st, 6); j.family = col_text(st, 7); j.type = col_text(st, 8);
+        j.status = col_text(st, 9); j.meaning = col_text(st, 10); j.time = col_text(st, 11); j.info = col_text(st, 12);
+        j.customs_code = col_text(st, 13);
+        auto p = static_cast<const char*>(sqlite3_column_blob(st, 14));
+        j.body = std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 14)));
+        j.content_type = col_text(st, 15);
+        records.push_back(sqlite3_column_int64(st, 16));
+        out.push_back(std::move(j));
+    }
+    if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db, "notifications"));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        auto k = prepare(db, "SELECT name, value FROM receipt_key WHERE record_seq = ?");
+        if (!k) return k.err();
+        bind_value(k->get(), 1, records[i]);
+        while (sqlite3_step(k->get()) == SQLITE_ROW) out[i].keys.emplace_back(col_text(k->get(), 0), col_text(k->get(), 1));
+    }
+    return out;
+}
+
+result<std::vector<notification_job>> store::due_notifications(millis now, int limit) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto r = read_jobs(db->get(), fmt::format("n.state = 'pending' AND n.next_at <= ? ORDER BY n.next_at, n.seq LIMIT {}", std::clamp(limit, 1, 1000)),
+                       {now});
+    impl_->give_reader(std::move(db.value()));
+    return r;
+}
+
+result<std::vector<notification_job>> store::dead_notifications(int limit) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto r = read_jobs(db->get(), fmt::format("n.state = 'dead' ORDER BY n.seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {});
+    impl_->give_reader(std::move(db.value()));
+    return r;
+}
+
+result<std::vector<mailbox_item>> store::mailbox(const std::string& partner, std::int64_t after, int limit) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto q = prepare(db->get(), fmt::format("SELECT n.seq, m.id, n.content_type, n.body, n.created_at FROM notification n JOIN message m ON m.seq = n.message_seq "
+                                            "WHERE n.partner = ? AND n.channel = 'mailbox' AND n.state = 'ready' AND n.seq > ? ORDER BY n.seq LIMIT {}",
+                                            std::clamp(limit, 1, 500)));
+    if (!q) return q.err();
+    bind_value(q->get(), 1, partner);
+    bind_value(q->get(), 2, after);
+    std::vector<mailbox_item> out;
+    while (sqlite3_step(q->get()) == SQLITE_ROW) {
+        mailbox_item it;
+        it.cursor = sqlite3_column_int64(q->get(), 0);
+        it.message_id = col_text(q->get(), 1);
+        it.content_type = col_text(q->get(), 2);
+        auto p = static_cast<const char*>(sqlite3_column_blob(q->get(), 3));
+        it.body = std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q->get(), 3)));
+        it.created_at = sqlite3_column_int64(q->get(), 4);
+        out.push_back(std::move(it));
+    }
+    q->reset();
+    impl_->give_reader(std::move(db.value()));
+    return out;
+}
 
 result<std::vector<join_entry>> store::find_join(const std::string& route, const std::string& key) const {
     auto db = impl_->take_reader();

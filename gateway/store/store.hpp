@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +95,30 @@ struct receipt_view {
     millis received_at = 0;
 };
 
+// Notifications to partners (the outbox toward them): one row per receipt record that moved one of the
+// partner's documents, per delivery channel; written by the writer in the receipt's transaction.
+struct notification_job {
+    std::int64_t seq = 0;
+    std::string partner, channel, state;
+    int attempts = 0;
+    std::string message_id, message_type, family;
+    std::string type, status, meaning, time, info, customs_code;  // the receipt record
+    std::vector<std::pair<std::string, std::string>> keys;
+    std::string body, content_type;  // once mapped
+};
+struct notification_change {
+    std::int64_t seq = 0;
+    std::string state;  // pending (retry) | ready (mailbox) | delivered | dead
+    int attempts = 0;
+    millis next_at = 0;
+    std::string body, content_type, error;
+};
+struct mailbox_item {
+    std::int64_t cursor = 0;
+    std::string message_id, content_type, body;
+    millis created_at = 0;
+};
+
 struct join_entry {
     std::string id, partner, state;
     bool waiting = false;
@@ -166,6 +191,17 @@ public:
 
     // Stores a receipt and correlates its records (see new_receipt). `stored.id` = the receipt's id.
     void submit_receipt(new_receipt r, completion done);
+
+    // Which channels each partner's notifications go to (set once at start, before traffic).
+    void set_notification_channels(std::map<std::string, std::vector<std::string>> by_partner);
+    result<std::vector<notification_job>> due_notifications(millis now, int limit) const;
+    void update_notification(notification_change c, completion done);
+    // The partner's mailbox: ready notifications after `after` (cursor), oldest first.
+    result<std::vector<mailbox_item>> mailbox(const std::string& partner, std::int64_t after, int limit) const;
+    // Acknowledges the partner's mailbox up to `cursor`; stored.id = the count acknowledged.
+    void ack_mailbox(const std::string& partner, std::int64_t cursor, completion done);
+    // Operators: notifications that could not be delivered.
+    result<std::vector<notification_job>> dead_notifications(int limit) const;
 
     // Stored messages offering `key` under route `route` (joins).
     result<std::vector<join_entry>> find_join(const std::string& route, const std::string& key) const;

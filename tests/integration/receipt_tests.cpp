@@ -20,7 +20,7 @@ gateway_options with_customs_key() {
     return o;
 }
 
-json post_receipt(http_client& c, const std::string& bytes, int expect = 202) {
+json post_receipt(http_client& c, const std::string& bytes, unsigned expect = 202) {
     auto r = c.post_xml("/v1/receipts", bytes, "customs-key");
     INFO(r.body());
     REQUIRE(r.result_int() == expect);

@@ -349,6 +349,29 @@ void router::handle(request req, responder respond) {
         });
         return;
     }
+    if (path == "/v1/outbox" && req.method() == http::verb::get) {
+        if (!who.admin) return respond(error_response(errc::forbidden, "operators only", {}, ver, ka));
+        auto params = parse_query(query_text);
+        std::string st = params.count("state") ? params["state"] : "dead";
+        if (st != "pending" && st != "sent" && st != "rejected" && st != "dead")
+            return respond(error_response(errc::bad_request, "state is pending, sent, rejected or dead", {}, ver, ka));
+        auto jobs = ctx_.store.outbox_in_state(st, 500);
+        if (!jobs) return respond(error_response(jobs.err().code, jobs.err().message, {}, ver, ka));
+        json arr = json::array();
+        for (auto& j : *jobs)
+            arr.push_back({{"message", j.message_id}, {"type", j.type}, {"endpoint", j.endpoint}, {"cop_msg_id", j.cop_msg_id},
+                           {"attempts", j.attempts}, {"last_error", j.last_error}});
+        return respond(json_response(200, dump(json{{"state", st}, {"items", arr}}), ver, ka));
+    }
+    if (path.starts_with("/v1/messages/") && path.ends_with("/resend") && req.method() == http::verb::post) {
+        if (!who.admin) return respond(error_response(errc::forbidden, "operators only", {}, ver, ka));
+        std::string id = path.substr(13, path.size() - 13 - 7);
+        ctx_.store.resend(id, [respond, ver, ka](result<store::stored> r) {
+            if (!r) return respond(error_response(r.err().code, r.err().message, {}, ver, ka));
+            respond(json_response(202, dump(json{{"id", r->id}, {"state", r->state}, {"cop_msg_id", "unchanged"}}), ver, ka));
+        });
+        return;
+    }
     if (path == "/v1/notifications/dead" && req.method() == http::verb::get) {
         if (!who.admin) return respond(error_response(errc::forbidden, "operators only", {}, ver, ka));
         auto dead = ctx_.store.dead_notifications(200);

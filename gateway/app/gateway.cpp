@@ -19,6 +19,7 @@
 #include "gateway/store/store.hpp"
 #include "gateway/xml/parser.hpp"
 #include "gateway/delivery/notifier.hpp"
+#include "gateway/delivery/sender.hpp"
 #include "gateway/mapping/engine.hpp"
 #include "gateway/validation/checker.hpp"
 #include "gateway/xsd/validator.hpp"
@@ -36,6 +37,7 @@ struct gateway::impl {
     std::unique_ptr<worker_pool> workers;
     std::unique_ptr<intake::pipeline> pipeline;
     std::unique_ptr<delivery::notifier> notifier;
+    std::unique_ptr<delivery::sender> sender;
     net::io_context ioc;
     std::unique_ptr<api::router> router;
     std::unique_ptr<api::server> server;
@@ -82,6 +84,12 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     im.workers = std::make_unique<worker_pool>(workers, im.cfg.server.queue_capacity);
     im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m, std::move(signers.value()));
     im.notifier = std::make_unique<delivery::notifier>(im.cfg, *im.st, im.knowledge, im.mappings, im.m);
+    auto* pl = im.pipeline.get();
+    auto snd = delivery::sender::create(im.cfg, *im.st, im.m, [pl](std::string bytes, std::string source) {
+        pl->process_receipt(std::move(bytes), "endpoint", std::move(source), [](intake::pipeline::receipt_answer) {});
+    });
+    if (!snd) return snd.err();
+    im.sender = std::move(snd.value());
     im.router = std::make_unique<api::router>(api::context{im.cfg, *im.st, *im.pipeline, *im.workers, im.m});
     im.server = std::make_unique<api::server>(im.ioc, *im.router, im.cfg.server);
     im.folders = std::make_unique<adapters::folder_intake>(im.cfg, *im.pipeline, *im.workers, im.m);
@@ -116,6 +124,7 @@ status gateway::start() {
     for (unsigned i = 0; i < im.cfg.server.io_threads; ++i) im.io_threads.emplace_back([&im] { im.ioc.run(); });
     if (auto s = im.folders->start(); !s) return s;
     im.notifier->start();
+    im.sender->start();
     im.signals.add(SIGTERM);
     im.signals.add(SIGINT);
     im.signals.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -157,6 +166,7 @@ void gateway::run() {
     // 3. Drain the workers and the store (every queued operation is committed), then stop I/O.
     im.workers->stop();
     im.pipeline->drain_joins();
+    im.sender->stop();
     im.notifier->stop();
     im.st->close();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let posted responses reach their sockets

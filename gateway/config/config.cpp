@@ -157,7 +157,7 @@ result<config> load(const fs::path& file) {
         return error(errc::config_invalid, fmt::format("{}: {}", file.string(), e.what()));
     }
 
-    rd.unknown_keys(root, "the top level", {"paths", "server", "store", "partner", "route", "signer", "receipts"});
+    rd.unknown_keys(root, "the top level", {"paths", "server", "store", "partner", "route", "signer", "receipts", "endpoint"});
 
     // [paths]
     cfg.xsd_dir = resolve(base, "../xsd");
@@ -308,6 +308,40 @@ result<config> load(const fs::path& file) {
         for (auto& x : inboxes) cfg.receipts.inboxes.push_back(resolve(sv.data_dir, x));
     }
 
+    // [[endpoint]]
+    if (auto* n = root.get("endpoint")) {
+        auto* arr = n->as_array();
+        if (!arr || !arr->is_array_of_tables()) rd.add(n, "endpoint: expected [[endpoint]] tables");
+        else for (auto&& e : *arr) {
+            auto& t = *e.as_table();
+            endpoint ep;
+            ep.line = static_cast<int>(t.source().begin.line);
+            rd.unknown_keys(t, "[[endpoint]]", {"id", "kind", "url", "ca_file", "client_cert", "client_key", "key_password_env",
+                                                "key_password_file", "root", "biz", "dxp_sender_id", "dxp_receivers", "max_attempts",
+                                                "read_timeout_ms"});
+            if (auto v = rd.get<std::string>(t, "id", "endpoint", true)) ep.id = *v;
+            if (auto v = rd.get<std::string>(t, "kind", "endpoint")) ep.kind = *v;
+            if (ep.kind != "https" && ep.kind != "client-folder")
+                rd.add(t.get("kind"), fmt::format("endpoint.kind: '{}' is not https or client-folder", ep.kind));
+            if (auto v = rd.get<std::string>(t, "url", "endpoint")) ep.url = *v;
+            if (auto v = rd.get<std::string>(t, "ca_file", "endpoint")) ep.ca_file = resolve(base, *v).string();
+            if (auto v = rd.get<std::string>(t, "client_cert", "endpoint")) ep.client_cert = resolve(base, *v).string();
+            if (auto v = rd.get<std::string>(t, "client_key", "endpoint")) ep.client_key = resolve(base, *v).string();
+            if (auto v = rd.get<std::string>(t, "key_password_env", "endpoint")) ep.key_password_env = *v;
+            if (auto v = rd.get<std::string>(t, "key_password_file", "endpoint")) ep.key_password_file = resolve(base, *v).string();
+            if (auto v = rd.get<std::string>(t, "root", "endpoint")) ep.root = resolve(sv.data_dir, *v);
+            if (auto v = rd.get<std::string>(t, "biz", "endpoint")) ep.biz = *v;
+            if (auto v = rd.get<std::string>(t, "dxp_sender_id", "endpoint")) ep.dxp_sender_id = *v;
+            ep.dxp_receivers = rd.strings(t, "dxp_receivers", "endpoint");
+            if (auto v = rd.get<std::int64_t>(t, "max_attempts", "endpoint")) ep.max_attempts = static_cast<int>(*v);
+            if (auto v = rd.get<std::int64_t>(t, "read_timeout_ms", "endpoint")) ep.read_timeout_ms = static_cast<int>(*v);
+            if (ep.kind == "https" && ep.url.rfind("https://", 0) != 0)
+                rd.add(&t, fmt::format("endpoint '{}': an https endpoint needs url = \"https://…\"", ep.id));
+            if (ep.kind == "client-folder" && ep.root.empty()) rd.add(&t, fmt::format("endpoint '{}': a client-folder endpoint needs root", ep.id));
+            cfg.endpoints.push_back(std::move(ep));
+        }
+    }
+
     // [[signer]]
     if (auto* n = root.get("signer")) {
         auto* arr = n->as_array();
@@ -356,8 +390,9 @@ result<config> load(const fs::path& file) {
             auto& t = *e.as_table();
             route r;
             r.line = static_cast<int>(t.source().begin.line);
-            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema", "type", "rules", "params", "map", "signer"});
+            rd.unknown_keys(t, "[[route]]", {"id", "partner", "root", "schema", "type", "rules", "params", "map", "signer", "endpoint"});
             if (auto v = rd.get<std::string>(t, "signer", "route")) r.signer = *v;
+            if (auto v = rd.get<std::string>(t, "endpoint", "route")) r.endpoint = *v;
             if (auto v = rd.get<std::string>(t, "id", "route")) r.id = *v;
             if (auto v = rd.get<std::string>(t, "partner", "route", true)) {
                 r.partner = *v;
@@ -419,6 +454,9 @@ result<config> load(const fs::path& file) {
         }
     }
 
+    for (auto& r : cfg.routes)
+        if (!r.endpoint.empty() && std::none_of(cfg.endpoints.begin(), cfg.endpoints.end(), [&](auto& ep) { return ep.id == r.endpoint; }))
+            problems.push_back({r.line, 0, "", fmt::format("route '{}': endpoint '{}' is not an [[endpoint]] id", r.id, r.endpoint), ""});
     for (auto& r : cfg.routes)
         if (!r.signer.empty() && std::none_of(cfg.signers.begin(), cfg.signers.end(), [&](auto& sg) { return sg.id == r.signer; }))
             problems.push_back({r.line, 0, "", fmt::format("route '{}': signer '{}' is not a [[signer]] id", r.id, r.signer), ""});

@@ -102,6 +102,21 @@ struct route {
     std::map<std::string, std::string> params;  // pg:param values for the mappings (company codes …)
     std::vector<route_map> maps;                // empty = the input itself is the customs message
     std::string signer;                         // [[signer]] id that signs the customs messages ("" = none)
+    std::string endpoint;                       // [[endpoint]] id the customs messages are sent to ("" = kept)
+    int line = 0;
+};
+
+// Where customs messages go (adapters/): the exchange's HTTPS front or the desktop client's folders.
+struct endpoint {
+    std::string id;
+    std::string kind = "https";  // https | client-folder
+    std::string url, ca_file, client_cert, client_key, key_password_env, key_password_file;
+    std::filesystem::path root;  // client-folder
+    std::string biz = "CEB";
+    std::string dxp_sender_id;                 // set: messages travel in a DxpMsg
+    std::vector<std::string> dxp_receivers;    // default: DXPEDCCEB0000002 (CBEC import)
+    int max_attempts = 8;                      // then dead letter
+    int read_timeout_ms = 30000;
     int line = 0;
 };
 
@@ -123,6 +138,7 @@ struct config {
     std::vector<route> routes;
     std::vector<signer> signers;
     receipts_config receipts;
+    std::vector<endpoint> endpoints;
 
     const partner* find_partner(std::string_view id) const;
     const route* find_route(std::string_view partner_id, std::string_view qualified_root) const;

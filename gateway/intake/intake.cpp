@@ -316,6 +316,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
                     c.events.push_back({"signed", c.state, "", nlohmann::json{{"signer", rt->signer}, {"algorithm", sign::algorithm_name(idn->alg())},
                                                                                {"key_name", idn->key_name()}}.dump()});
                 }
+                queue_for_customs(*rt, m.children.back());
             }
             for (auto& w : res->waiting)
                 for (auto& key : w.keys) waiting.push_back(key);
@@ -353,6 +354,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
             m.events.push_back({"signed", m.state, "", nlohmann::json{{"signer", rt->signer}, {"algorithm", sign::algorithm_name(idn->alg())},
                                                                       {"key_name", idn->key_name()}}.dump()});
         }
+        if (rt && rt->maps.empty()) queue_for_customs(*rt, m);
         if (rt && !rt->maps.empty()) {
             nlohmann::json outs = nlohmann::json::array();
             for (auto& c : m.children) outs.push_back({{"id", c.id}, {"type", c.type}});
@@ -410,6 +412,16 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         }
         done(std::move(o));
     });
+}
+
+void pipeline::queue_for_customs(const config::route& r, store::new_message& m) const {
+    if (r.endpoint.empty()) return;
+    // Only customs messages travel: a partner format that maps to nothing is not sent.
+    const formats::type_info* t = knowledge_->types->find(m.type);
+    if (!t || t->family.rfind("partner", 0) == 0) return;
+    m.outbox_endpoint = r.endpoint;
+    m.state = std::string(to_string(doc_state::queued));
+    m.events.push_back({"queued", m.state, "", nlohmann::json{{"endpoint", r.endpoint}, {"cop_msg_id", m.id}}.dump()});
 }
 
 result<std::map<std::string, std::shared_ptr<sign::identity>>> pipeline::open_signers(const config::config& cfg) {
@@ -587,6 +599,7 @@ std::size_t pipeline::complete_join(const config::route& wr, const config::route
                 u.children.back().events.push_back({"sign_failed", "", code_string(sg.err().code),
                                                     nlohmann::json{{"message", sg.err().message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
             }
+            queue_for_customs(wr, u.children.back());
             outs.push_back({{"id", u.children.back().id}, {"type", o.type}});
         }
         u.done_state = std::string(to_string(doc_state::mapped));

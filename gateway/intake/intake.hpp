@@ -77,6 +77,8 @@ private:
     std::shared_ptr<const validation::knowledge> knowledge_;
     std::shared_ptr<const mapping::library> mappings_;
     std::map<std::string, std::shared_ptr<sign::identity>> signers_;
+    // Puts a customs message in the outbox of the route's endpoint (state QUEUED), when the route has one.
+    void queue_for_customs(const config::route& r, store::new_message& m) const;
     // Signs `bytes` with the route's signer when its family is signed by portgate; nullopt = not signed.
     result<std::optional<std::string>> sign_for_route(const config::route& r, const std::string& type, const std::string& bytes,
                                                       std::vector<problem>& problems);

@@ -172,6 +172,19 @@ CREATE TABLE notification (
 CREATE INDEX notification_due ON notification(state, next_at);
 CREATE INDEX notification_mailbox ON notification(partner, channel, state, seq);
 )sql"},
+    {5, R"sql(
+CREATE TABLE outbox (
+  message_seq INTEGER PRIMARY KEY REFERENCES message(seq),
+  endpoint    TEXT NOT NULL,
+  cop_msg_id  TEXT NOT NULL,
+  state       TEXT NOT NULL DEFAULT 'pending',
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  next_at     INTEGER NOT NULL DEFAULT 0,
+  last_error  TEXT NOT NULL DEFAULT '',
+  updated_at  INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox(state, next_at);
+)sql"},
 };
 
 std::string sqlite_error(sqlite3* db, std::string_view what) {
@@ -255,6 +268,10 @@ millis now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+struct resend_request {
+    std::string message_id;
+};
+
 struct mailbox_ack {
     std::string partner;
     std::int64_t cursor = 0;
@@ -272,7 +289,7 @@ struct store::impl {
     stmt_ptr find_seq, mark_join, count_waiting, set_state;
 
     struct op {
-        std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack> what;
+        std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack, outbox_change, resend_request> what;
         completion done;
     };
     mutable std::mutex mu;
@@ -282,7 +299,7 @@ struct store::impl {
     std::thread writer;
     std::atomic<std::uint64_t> commits{0}, operations{0}, max_batch{0};
 
-    void enqueue(std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack> what, completion done) {
+    void enqueue(std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack, outbox_change, resend_request> what, completion done) {
         {
             std::lock_guard lk(mu);
             if (!closing) {
@@ -442,6 +459,18 @@ struct store::impl {
         }
         for (auto& c : m.children)
             if (auto r = insert_one(c, seq, now); !r) return r.err();
+        if (!m.outbox_endpoint.empty()) {
+            // The message's id is its CopMsgId: unique, ≤255, and the same on every retry.
+            auto o = prepare(wdb.get(), "INSERT INTO outbox (message_seq, endpoint, cop_msg_id, updated_at) VALUES (?,?,?,?)");
+            if (!o) return o.err();
+            bind_value(o->get(), 1, seq); bind_value(o->get(), 2, m.outbox_endpoint); bind_value(o->get(), 3, m.id); bind_value(o->get(), 4, now);
+            if (sqlite3_step(o->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "queue in outbox"));
+            auto k = insert_key.get();
+            reset_guard g{k};
+            static const std::string cop = "CopMsgId";
+            bind_value(k, 1, seq); bind_value(k, 2, cop); bind_value(k, 3, m.id);
+            if (sqlite3_step(k) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "CopMsgId key"));
+        }
         if (!m.keys.empty())
             if (auto a = adopt_orphans(seq, m.keys, now); !a) return a.err();
         return seq;
@@ -568,6 +597,46 @@ struct store::impl {
         bind_value(u->get(), 8, now_ms()); bind_value(u->get(), 9, c.seq);
         if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "update notification"));
         return stored{std::to_string(c.seq), c.state, "", false};
+    }
+
+    result<stored> apply(const outbox_change& c) {
+        const millis now = now_ms();
+        auto u = prepare(wdb.get(), "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_error = ?, updated_at = ? WHERE message_seq = ?");
+        if (!u) return u.err();
+        bind_value(u->get(), 1, c.state); bind_value(u->get(), 2, static_cast<std::int64_t>(c.attempts)); bind_value(u->get(), 3, c.next_at);
+        bind_value(u->get(), 4, c.error); bind_value(u->get(), 5, now); bind_value(u->get(), 6, c.seq);
+        if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "update outbox"));
+        if (!c.message_state.empty()) {
+            // A receipt may already have moved the message further (its DxpRep arrived first): never back.
+            auto m = prepare(wdb.get(), "UPDATE message SET state = ?, updated_at = ? WHERE seq = ? AND customs_rank = 0");
+            if (!m) return m.err();
+            bind_value(m->get(), 1, c.message_state); bind_value(m->get(), 2, now); bind_value(m->get(), 3, c.seq);
+            if (sqlite3_step(m->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "outbox state"));
+        }
+        if (!c.event.kind.empty())
+            if (auto e = insert_events(c.seq, {c.event}, now); !e) return e.err();
+        return stored{"", c.state, "", false};
+    }
+
+    result<stored> apply(const resend_request& r) {
+        auto q = prepare(wdb.get(), "SELECT o.message_seq, o.state FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE m.id = ?");
+        if (!q) return q.err();
+        bind_value(q->get(), 1, r.message_id);
+        if (sqlite3_step(q->get()) != SQLITE_ROW) return error(errc::not_found, fmt::format("message {} has never been queued for customs", r.message_id));
+        std::int64_t seq = sqlite3_column_int64(q->get(), 0);
+        std::string was = col_text(q->get(), 1);
+        if (was == "pending" || was == "sent") return error(errc::bad_request, fmt::format("message {} is {} in the outbox: nothing to resend", r.message_id, was));
+        const millis now = now_ms();
+        auto u = prepare(wdb.get(), "UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, updated_at = ? WHERE message_seq = ?");
+        if (!u) return u.err();
+        bind_value(u->get(), 1, now); bind_value(u->get(), 2, seq);
+        if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "resend"));
+        auto m = prepare(wdb.get(), "UPDATE message SET state = 'QUEUED', updated_at = ? WHERE seq = ?");
+        if (!m) return m.err();
+        bind_value(m->get(), 1, now); bind_value(m->get(), 2, seq);
+        if (sqlite3_step(m->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "resend state"));
+        if (auto e = insert_events(seq, {{"resend", "QUEUED", "", fmt::format(R"({{"was":"{}","cop_msg_id":"same"}})", was)}}, now); !e) return e.err();
+        return stored{r.message_id, "QUEUED", "", false};
     }
 
     result<stored> apply(const mailbox_ack& a) {
@@ -808,6 +877,53 @@ void store::set_notification_channels(std::map<std::string, std::vector<std::str
 }
 
 void store::update_notification(notification_change c, completion done) { impl_->enqueue(std::move(c), std::move(done)); }
+
+void store::update_outbox(outbox_change c, completion done) { impl_->enqueue(std::move(c), std::move(done)); }
+
+void store::resend(const std::string& message_id, completion done) { impl_->enqueue(resend_request{message_id}, std::move(done)); }
+
+static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::string& where, const std::vector<std::variant<std::string, std::int64_t>>& args) {
+    std::string sql = fmt::format(
+        "SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error, "
+        "COALESCE((SELECT p.bytes FROM payload p WHERE p.message_seq = o.message_seq ORDER BY p.stage = 'signed' DESC, p.stage = 'mapped' DESC, p.version DESC LIMIT 1), '') "
+        "FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE {}", where);
+    auto q = prepare(db, sql);
+    if (!q) return q.err();
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (auto* t = std::get_if<std::string>(&args[i])) bind_value(q->get(), static_cast<int>(i) + 1, *t);
+        else bind_value(q->get(), static_cast<int>(i) + 1, std::get<std::int64_t>(args[i]));
+    }
+    std::vector<outbox_job> out;
+    int rc;
+    while ((rc = sqlite3_step(q->get())) == SQLITE_ROW) {
+        outbox_job j;
+        auto* st = q->get();
+        j.seq = sqlite3_column_int64(st, 0);
+        j.message_id = col_text(st, 1); j.type = col_text(st, 2); j.endpoint = col_text(st, 3); j.cop_msg_id = col_text(st, 4);
+        j.state = col_text(st, 5); j.attempts = sqlite3_column_int(st, 6); j.last_error = col_text(st, 7);
+        auto p = static_cast<const char*>(sqlite3_column_blob(st, 8));
+        j.bytes = std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 8)));
+        out.push_back(std::move(j));
+    }
+    if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db, "outbox"));
+    return out;
+}
+
+result<std::vector<outbox_job>> store::due_outbox(millis now, int limit) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto r = read_outbox(db->get(), fmt::format("o.state = 'pending' AND o.next_at <= ? ORDER BY o.next_at, o.message_seq LIMIT {}", std::clamp(limit, 1, 1000)), {now});
+    impl_->give_reader(std::move(db.value()));
+    return r;
+}
+
+result<std::vector<outbox_job>> store::outbox_in_state(const std::string& state, int limit) const {
+    auto db = impl_->take_reader();
+    if (!db) return db.err();
+    auto r = read_outbox(db->get(), fmt::format("o.state = ? ORDER BY o.message_seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {state});
+    impl_->give_reader(std::move(db.value()));
+    return r;
+}
 
 void store::ack_mailbox(const std::string& partner, std::int64_t cursor, completion done) {
     impl_->enqueue(mailbox_ack{partner, cursor}, std::move(done));

@@ -55,6 +55,7 @@ struct new_message {
     // not waiting = it only lets a waiting document of another route find it.
     std::vector<std::pair<std::string, bool>> join_keys;
     std::vector<new_message> children;  // mapping outputs, stored with this message as parent
+    std::string outbox_endpoint;        // set: queue it for delivery to this endpoint (payload "signed", else bytes)
 };
 
 // A change to a stored message, applied atomically by the writer: typically a join completing for a
@@ -117,6 +118,24 @@ struct mailbox_item {
     std::int64_t cursor = 0;
     std::string message_id, content_type, body;
     millis created_at = 0;
+};
+
+// The durable outbox toward customs: one row per customs message to deliver, with its CopMsgId (the same on
+// every attempt, so a resend takes effect once at the exchange).
+struct outbox_job {
+    std::int64_t seq = 0;  // the message's seq
+    std::string message_id, type, endpoint, cop_msg_id, state, last_error;
+    int attempts = 0;
+    std::string bytes;     // what is sent: the signed payload, else the mapped / inbound one
+};
+struct outbox_change {
+    std::int64_t seq = 0;
+    std::string state;          // pending (retry) | sent | rejected | dead
+    int attempts = 0;
+    millis next_at = 0;
+    std::string error;
+    std::string message_state;  // new state of the message ("" = unchanged)
+    new_event event;
 };
 
 struct join_entry {
@@ -202,6 +221,12 @@ public:
     void ack_mailbox(const std::string& partner, std::int64_t cursor, completion done);
     // Operators: notifications that could not be delivered.
     result<std::vector<notification_job>> dead_notifications(int limit) const;
+
+    result<std::vector<outbox_job>> due_outbox(millis now, int limit) const;
+    result<std::vector<outbox_job>> outbox_in_state(const std::string& state, int limit) const;
+    void update_outbox(outbox_change c, completion done);
+    // Operators: put a dead or rejected message back in the outbox with the same CopMsgId.
+    void resend(const std::string& message_id, completion done);
 
     // Stored messages offering `key` under route `route` (joins).
     result<std::vector<join_entry>> find_join(const std::string& route, const std::string& key) const;

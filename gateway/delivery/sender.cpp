@@ -1,0 +1,165 @@
+#include "gateway/delivery/sender.hpp"
+
+#include <cmath>
+#include <future>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "adapters/client_folder/client_folder.hpp"
+#include "adapters/dxp/dxp.hpp"
+#include "adapters/https/https_endpoint.hpp"
+
+namespace portgate::delivery {
+
+namespace {
+store::millis backoff_ms(int attempts) {
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    double base = std::min(300.0, std::pow(2.0, std::min(attempts, 12)) * 0.5);  // 1 s, 2 s, 4 s … ≤ 5 min
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    return static_cast<store::millis>(base * jitter(rng) * 1000);
+}
+}  // namespace
+
+result<std::unique_ptr<sender>> sender::create(const config::config& cfg, store::store& st, metrics& m, receipt_sink sink) {
+    std::unique_ptr<sender> s(new sender(cfg, st, std::move(sink)));
+    for (auto& ep : cfg.endpoints) {
+        std::optional<adapters::dxp::dxp_config> dxp;
+        if (!ep.dxp_sender_id.empty()) {
+            adapters::dxp::dxp_config d;
+            d.sender_id = ep.dxp_sender_id;
+            if (!ep.dxp_receivers.empty()) d.receiver_ids = ep.dxp_receivers;
+            dxp = d;
+        }
+        if (ep.kind == "https") {
+            adapters::https::https_config hc;
+            hc.id = ep.id;
+            hc.url = ep.url;
+            hc.ca_file = ep.ca_file;
+            hc.client_cert = ep.client_cert;
+            hc.client_key = ep.client_key;
+            hc.key_password_env = ep.key_password_env;
+            hc.key_password_file = ep.key_password_file;
+            hc.read_timeout = std::chrono::milliseconds(ep.read_timeout_ms);
+            hc.dxp = dxp;
+            auto e = adapters::https::https_endpoint::create(hc);
+            if (!e) return error(e.err().code, fmt::format("endpoint '{}' (config line {}): {}", ep.id, ep.line, e.err().message));
+            s->endpoints_.emplace(ep.id, std::move(e.value()));
+        } else {
+            adapters::client_folder::client_folder_config fc;
+            fc.id = ep.id;
+            fc.root = ep.root;
+            fc.biz = ep.biz;
+            fc.dxp = dxp;
+            auto e = adapters::client_folder::client_folder_endpoint::create(fc);
+            if (!e) return error(e.err().code, fmt::format("endpoint '{}' (config line {}): {}", ep.id, ep.line, e.err().message));
+            s->endpoints_.emplace(ep.id, std::move(e.value()));
+        }
+        s->max_attempts_[ep.id] = ep.max_attempts;
+    }
+    s->sent_ = &m.counter_for("portgate_customs_deliveries_total", "outcome=\"accepted\"");
+    s->rejected_ = &m.counter_for("portgate_customs_deliveries_total", "outcome=\"rejected\"");
+    s->retried_ = &m.counter_for("portgate_customs_deliveries_total", "outcome=\"retry\"");
+    s->dead_ = &m.counter_for("portgate_customs_deliveries_total", "outcome=\"dead\"");
+    m.help("portgate_customs_deliveries_total", "Attempts to deliver customs messages, by outcome");
+    return s;
+}
+
+sender::~sender() { stop(); }
+
+void sender::start() {
+    if (endpoints_.empty()) return;
+    thread_ = std::thread([this] { loop(); });
+}
+
+void sender::stop() {
+    {
+        std::lock_guard lk(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void sender::loop() {
+    for (;;) {
+        {
+            std::unique_lock lk(mu_);
+            cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stop_; });
+            if (stop_) return;
+        }
+        while (run_once() > 0) {
+            std::lock_guard lk(mu_);
+            if (stop_) return;
+        }
+    }
+}
+
+std::size_t sender::run_once() {
+    auto jobs = store_.due_outbox(store::now_ms(), 32);
+    if (!jobs) return 0;
+    for (auto& j : *jobs) {
+        store::outbox_change c;
+        c.seq = j.seq;
+        c.attempts = j.attempts + 1;
+        auto it = endpoints_.find(j.endpoint);
+        adapters::delivery_result r;
+        if (it == endpoints_.end()) {
+            r.result = adapters::outcome::retry;
+            r.detail = fmt::format("endpoint '{}' is not configured", j.endpoint);
+        } else {
+            adapters::delivery d;
+            d.message_id = j.message_id;
+            d.type = j.type;
+            d.cop_msg_id = j.cop_msg_id;
+            d.bytes = j.bytes;
+            d.file_name = fmt::format("{}_{}.xml", j.type, j.cop_msg_id);
+            r = it->second->send(d);
+        }
+        nlohmann::json detail{{"endpoint", j.endpoint}, {"attempt", c.attempts}, {"code", r.code}, {"detail", r.detail}};
+        std::string det = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        switch (r.result) {
+        case adapters::outcome::accepted:
+            c.state = "sent";
+            c.message_state = "SENT";
+            c.event = {"sent", "SENT", "", det};
+            sent_->inc();
+            break;
+        case adapters::outcome::rejected:
+            c.state = "rejected";
+            c.message_state = "RETURNED";
+            c.error = r.code + " " + r.detail;
+            c.event = {"rejected_by_customs", "RETURNED", r.code, det};
+            rejected_->inc();
+            break;
+        case adapters::outcome::retry: {
+            int max = max_attempts_.count(j.endpoint) ? max_attempts_[j.endpoint] : 8;
+            c.error = r.code + " " + r.detail;
+            if (c.attempts >= max) {
+                c.state = "dead";
+                c.message_state = "DEAD";
+                c.event = {"dead", "DEAD", r.code, det};
+                dead_->inc();
+                spdlog::error("customs delivery of {} to {} gave up after {} attempts: {}", j.message_id, j.endpoint, c.attempts, c.error);
+            } else {
+                c.state = "pending";
+                c.next_at = store::now_ms() + backoff_ms(c.attempts);
+                c.message_state = "RETRY_WAIT";
+                c.event = {"retry", "RETRY_WAIT", r.code, det};
+                retried_->inc();
+            }
+            break;
+        }
+        }
+        std::promise<result<store::stored>> p;
+        auto f = p.get_future();
+        store_.update_outbox(std::move(c), [&p](result<store::stored> x) { p.set_value(std::move(x)); });
+        f.get();
+        if (!r.response.empty() && sink_) sink_(r.response, fmt::format("{}:{}", j.endpoint, j.cop_msg_id));
+    }
+    return jobs->size();
+}
+
+}  // namespace portgate::delivery

@@ -1,6 +1,8 @@
 // Start-up and graceful shutdown of the gateway's components.
 #include "gateway/app/gateway.hpp"
 
+#include <future>
+
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
@@ -85,8 +87,13 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m, std::move(signers.value()));
     im.notifier = std::make_unique<delivery::notifier>(im.cfg, *im.st, im.knowledge, im.mappings, im.m);
     auto* pl = im.pipeline.get();
-    auto snd = delivery::sender::create(im.cfg, *im.st, im.m, [pl](std::string bytes, std::string source) {
-        pl->process_receipt(std::move(bytes), "endpoint", std::move(source), [](intake::pipeline::receipt_answer) {});
+    auto snd = delivery::sender::create(im.cfg, *im.st, im.m, [pl](std::string bytes, std::string source) -> status {
+        std::promise<intake::pipeline::receipt_answer> p;
+        auto f = p.get_future();
+        pl->process_receipt(std::move(bytes), "endpoint", std::move(source), [&p](intake::pipeline::receipt_answer a) { p.set_value(std::move(a)); });
+        auto a = f.get();
+        if (!a.stored) return error(a.code == errc::ok ? errc::store_failed : a.code, a.message);
+        return ok();
     });
     if (!snd) return snd.err();
     im.sender = std::move(snd.value());

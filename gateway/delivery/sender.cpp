@@ -56,6 +56,16 @@ result<std::unique_ptr<sender>> sender::create(const config::config& cfg, store:
             auto e = adapters::client_folder::client_folder_endpoint::create(fc);
             if (!e) return error(e.err().code, fmt::format("endpoint '{}' (config line {}): {}", ep.id, ep.line, e.err().message));
             s->endpoints_.emplace(ep.id, std::move(e.value()));
+            // The client's InBox: answers and receipts, taken in like POST /v1/receipts.
+            adapters::client_folder::client_folder_config rc = fc;
+            rc.settle_time = std::chrono::milliseconds(300);
+            rc.poll_interval = std::chrono::milliseconds(200);
+            auto* sink = &s->sink_;
+            s->readers_.push_back(std::make_unique<adapters::client_folder::client_folder_reader>(
+                rc, [sink, id = ep.id](const adapters::client_folder::inbox_file& f) -> status {
+                    if (!*sink) return ok();
+                    return (*sink)(f.bytes, fmt::format("{}:{}", id, f.name));
+                }));
         }
         s->max_attempts_[ep.id] = ep.max_attempts;
     }
@@ -71,6 +81,8 @@ sender::~sender() { stop(); }
 
 void sender::start() {
     if (endpoints_.empty()) return;
+    for (auto& r : readers_)
+        if (auto st = r->start(); !st) spdlog::error("client InBox reader: {}", st.err().message);
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -81,6 +93,7 @@ void sender::stop() {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    for (auto& r : readers_) r->stop();
 }
 
 void sender::loop() {
@@ -157,7 +170,9 @@ std::size_t sender::run_once() {
         auto f = p.get_future();
         store_.update_outbox(std::move(c), [&p](result<store::stored> x) { p.set_value(std::move(x)); });
         f.get();
-        if (!r.response.empty() && sink_) sink_(r.response, fmt::format("{}:{}", j.endpoint, j.cop_msg_id));
+        if (!r.response.empty() && sink_)
+            if (auto st = sink_(r.response, fmt::format("{}:{}", j.endpoint, j.cop_msg_id)); !st)
+                spdlog::error("answer of {} for {} not stored: {}", j.endpoint, j.message_id, st.err().message);
     }
     return jobs->size();
 }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "adapters/client_folder/client_folder.hpp"
 #include "adapters/endpoint.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/metrics.hpp"
@@ -20,7 +21,8 @@ namespace portgate::delivery {
 
 class sender {
 public:
-    using receipt_sink = std::function<void(std::string bytes, std::string source)>;
+    // Takes a receipt in (stored when it returns ok); used for DxpRep answers and the client's InBox files.
+    using receipt_sink = std::function<status(std::string bytes, std::string source)>;
     // Creates an adapter per [[endpoint]] (certificates and keys load now: errors name the endpoint).
     static result<std::unique_ptr<sender>> create(const config::config& cfg, store::store& st, metrics& m, receipt_sink sink);
     ~sender();
@@ -36,6 +38,7 @@ private:
     receipt_sink sink_;
     std::map<std::string, std::unique_ptr<adapters::endpoint>> endpoints_;
     std::map<std::string, int> max_attempts_;
+    std::vector<std::unique_ptr<adapters::client_folder::client_folder_reader>> readers_;
     counter *sent_ = nullptr, *retried_ = nullptr, *dead_ = nullptr, *rejected_ = nullptr;
     std::mutex mu_;
     std::condition_variable cv_;

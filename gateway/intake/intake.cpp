@@ -505,6 +505,13 @@ void pipeline::process_receipt(std::string bytes, std::string channel, std::stri
             nr.info = rec.info;
             nr.customs_code = rec.customs_code;
             nr.keys = rec.keys;
+            for (auto& [name, value] : rec.keys) {
+                bool declared = false;
+                for (auto& t : knowledge_->types->types())
+                    if (std::find(t->receipts.begin(), t->receipts.end(), rec.type) != t->receipts.end())
+                        for (auto& kf : t->key_fields) declared |= kf.first == name;
+                if (declared) nr.learn.emplace_back(name, value);
+            }
             auto pr = progress_of(rec);
             nr.rank = pr.rank;
             nr.state = std::string(to_string(pr.state));

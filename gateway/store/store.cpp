@@ -481,7 +481,7 @@ struct store::impl {
     struct candidate {
         std::int64_t seq = 0;
         std::string id;
-        int score = 0;
+        double score = 0;
         bool out = false;
     };
     result<std::vector<candidate>> candidates(const std::vector<std::pair<std::string, std::string>>& keys) {
@@ -490,15 +490,20 @@ struct store::impl {
             if (!v.empty() && std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
         std::vector<candidate> out;
         if (values.empty()) return out;
-        std::string sql = "SELECT m.seq, m.id, COUNT(*) AS c, m.direction = 'out' FROM message_key k JOIN message m ON m.seq = k.message_seq "
-                          "WHERE k.value IN (";
-        for (std::size_t i = 0; i < values.size(); ++i) sql += i ? ",?" : "?";
-        sql += ") GROUP BY m.seq ORDER BY c DESC, m.direction = 'out' DESC, m.seq DESC LIMIT 2";
+        // Rare values weigh more (1 / number of messages holding the value): a company code shared by every
+        // message of a partner hardly counts, a copNo or preNo decides.
+        std::string vals;
+        for (std::size_t i = 0; i < values.size(); ++i) vals += i ? ",(?)" : "(?)";
+        std::string sql = "WITH v(value) AS (VALUES " + vals + "), "
+                          "df AS (SELECT k.value, COUNT(DISTINCT k.message_seq) AS n FROM message_key k JOIN v ON v.value = k.value GROUP BY k.value) "
+                          "SELECT m.seq, m.id, SUM(1.0 / df.n) AS score, m.direction = 'out' FROM message_key k "
+                          "JOIN df ON df.value = k.value JOIN message m ON m.seq = k.message_seq "
+                          "GROUP BY m.seq ORDER BY score DESC, m.direction = 'out' DESC, m.seq DESC LIMIT 2";
         auto q = prepare(wdb.get(), sql);
         if (!q) return q.err();
         for (std::size_t i = 0; i < values.size(); ++i) bind_value(q->get(), static_cast<int>(i) + 1, values[i]);
         while (sqlite3_step(q->get()) == SQLITE_ROW)
-            out.push_back({sqlite3_column_int64(q->get(), 0), col_text(q->get(), 1), sqlite3_column_int(q->get(), 2),
+            out.push_back({sqlite3_column_int64(q->get(), 0), col_text(q->get(), 1), sqlite3_column_double(q->get(), 2),
                            sqlite3_column_int(q->get(), 3) != 0});
         return out;
     }
@@ -680,7 +685,7 @@ struct store::impl {
             std::string msg_id;
             if (!cands->empty()) {
                 auto& top = (*cands)[0];
-                bool ambiguous = cands->size() > 1 && (*cands)[1].score == top.score && (*cands)[1].out == top.out;
+                bool ambiguous = cands->size() > 1 && std::fabs((*cands)[1].score - top.score) < 1e-9 && (*cands)[1].out == top.out;
                 if (!ambiguous) msg = top.seq, msg_id = top.id;
             }
             // A repeat of a record already seen for this message (or as an orphan) is dropped.
@@ -722,7 +727,7 @@ struct store::impl {
             nlohmann::json detail{{"receipt", r.id}, {"type", rec.type}, {"status", rec.status}, {"meaning", rec.meaning}, {"time", rec.time}};
             if (!rec.customs_code.empty()) detail["customs_code"] = rec.customs_code;
             if (!rec.info.empty()) detail["info"] = rec.info;
-            auto a = apply_status(msg, recseq, rec.status, rec.rank, rec.state, rec.keys, detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), now);
+            auto a = apply_status(msg, recseq, rec.status, rec.rank, rec.state, rec.learn, detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), now);
             if (!a) return fail(a.err().message);
             if (*a) ++out.applied;
         }

@@ -76,6 +76,9 @@ struct message_update {
 struct new_receipt_record {
     std::string type, status, meaning, time, info, customs_code;
     std::vector<std::pair<std::string, std::string>> keys;
+    // The keys the matched message learns (customs-assigned numbers such as preNo, invtNo): only names the
+    // answered message type declares as business keys, so shared codes never become identifying.
+    std::vector<std::pair<std::string, std::string>> learn;
     int rank = 0;        // progress rank (pipeline/customs_status): applied only when above the message's
     std::string state;   // the state it leads to
 };

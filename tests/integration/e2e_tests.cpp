@@ -62,11 +62,7 @@ std::string with_cop_no(std::string doc, const std::string& cop) {
     return doc.replace(a + 11, b - a - 11, cop);
 }
 
-}  // namespace
-
-TEST_CASE("end to end: lists signed, sent through the client folder, receipted by the simulator, all final", "[e2e][integration]") {
-    temp_dir keys("e2e-pki"), client("e2e-client");
-    REQUIRE(std::system(fmt::format("bash '{}/tests/sign/make_test_pki.sh' '{}' >/dev/null 2>&1", PORTGATE_SOURCE_DIR, keys.path.string()).c_str()) == 0);
+gateway_options e2e_options(const fs::path& keys, const fs::path& client) {
     gateway_options o;
     o.extra_config = fmt::format(R"~(
 [[signer]]
@@ -88,20 +84,31 @@ root = "{{http://www.chinaport.gov.cn/ceb}}CEB621Message"
 schema = "ceb-import-draft"
 signer = "sm2-card"
 endpoint = "eport-client"
-)~", fmt::arg("key", (keys.path / "sm2.key").string()), fmt::arg("cert", (keys.path / "sm2.pem").string()),
-                                 fmt::arg("root", client.path.string()));
-    gateway_process gw("e2e", o);
+)~", fmt::arg("key", (keys / "sm2.key").string()), fmt::arg("cert", (keys / "sm2.pem").string()),
+                                 fmt::arg("root", client.string()));
+    return o;
+}
+
+std::string unsigned_list() {
+    std::string doc = sample("ceb/ceb621-inventory-direct-signed.xml");
+    // The sample carries a placeholder signature: take it out, portgate signs for real.
+    auto s1 = doc.find("<ds:Signature");
+    auto s2 = doc.find("</ds:Signature>");
+    if (s1 != std::string::npos && s2 != std::string::npos) doc.erase(s1, s2 + 15 - s1);
+    return doc;
+}
+
+}  // namespace
+
+TEST_CASE("end to end: lists signed, sent through the client folder, receipted by the simulator, all final", "[e2e][integration]") {
+    temp_dir keys("e2e-pki"), client("e2e-client");
+    REQUIRE(std::system(fmt::format("bash '{}/tests/sign/make_test_pki.sh' '{}' >/dev/null 2>&1", PORTGATE_SOURCE_DIR, keys.path.string()).c_str()) == 0);
+    gateway_process gw("e2e", e2e_options(keys.path, client.path));
     gw.start();
     sim_folder sim(client.path, keys.path / "ca.pem", client.path);
     http_client c(gw.host(), gw.port());
 
-    const std::string base = sample("ceb/ceb621-inventory-direct-signed.xml");
-    // The sample carries a placeholder signature: take it out, portgate signs for real.
-    std::string unsigned_doc = base;
-    auto s1 = unsigned_doc.find("<ds:Signature");
-    auto s2 = unsigned_doc.find("</ds:Signature>");
-    REQUIRE(s1 != std::string::npos);
-    unsigned_doc.erase(s1, s2 + 15 - s1);
+    const std::string unsigned_doc = unsigned_list();
     std::vector<std::string> ids;
     const int n = 12;
     for (int i = 0; i < n; ++i) {
@@ -142,4 +149,41 @@ endpoint = "eport-client"
     CHECK(left == 0);
     auto m = body_json(c.get("/v1/messages/" + ids[0], "admin-token"));
     CHECK(m["receipts"].size() >= 2);
+}
+
+TEST_CASE("kill -9 of the gateway during a run: every list reaches customs once and a final status", "[e2e][integration][slow]") {
+    temp_dir keys("e2e-kill-pki"), client("e2e-kill-client");
+    REQUIRE(std::system(fmt::format("bash '{}/tests/sign/make_test_pki.sh' '{}' >/dev/null 2>&1", PORTGATE_SOURCE_DIR, keys.path.string()).c_str()) == 0);
+    gateway_process gw("e2e-kill", e2e_options(keys.path, client.path));
+    gw.start();
+    sim_folder sim(client.path, keys.path / "ca.pem", client.path);
+    const std::string doc = unsigned_list();
+    std::vector<std::string> ids;
+    const int n = 200;
+    {
+        http_client c(gw.host(), gw.port());
+        for (int i = 0; i < n; ++i) {
+            auto r = c.post_xml("/v1/messages", with_cop_no(doc, fmt::format("BY2026112600{:04}", i)), "other-shop-key");
+            REQUIRE(r.result_int() == 202);
+            ids.push_back(body_json(r)["id"]);
+        }
+    }
+    gw.kill9();  // sending, receipts and correlation are in flight now
+    gw.start();
+    http_client c(gw.host(), gw.port());
+    std::map<std::string, std::string> state;
+    int done = 0;
+    for (int round = 0; round < 600 && done < n; ++round) {
+        done = 0;
+        auto page = body_json(c.get("/v1/messages?limit=500&type=CEB621", "admin-token"));
+        for (auto& m : page["items"]) state[m["id"]] = m["state"];
+        for (auto& id : ids) done += state[id] == "CLOSED" || state[id] == "RETURNED";
+        if (done < n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(done == n);
+    // Customs side: one list per CopMsgId in SentBox (a resend after the crash reuses the same name).
+    std::set<std::string> sent;
+    for (auto& e : fs::directory_iterator(client.path / "CEB" / "SentBox")) sent.insert(e.path().filename().string());
+    CHECK(sent.size() == static_cast<std::size_t>(n));
+    for (auto& id : ids) CHECK(sent.count("CEB621_" + id + ".xml") == 1);
 }

@@ -173,7 +173,7 @@ TEST_CASE("client-folder: a file left in .work/ by a crash is handed over again 
     CHECK(names_in(c.inbox() / ".work").empty());
 }
 
-TEST_CASE("client-folder: the same name and content is not handed over twice; new content is", "[adapters]") {
+TEST_CASE("client-folder: the same name and content is not handed over twice, new content is", "[adapters]") {
     temp_dir t("adapters-cf-dup");
     auto c = cfg_for(t);
     REQUIRE(prepare_folders(c));
@@ -198,7 +198,7 @@ TEST_CASE("client-folder: the same name and content is not handed over twice; ne
           std::set<std::string>{"Successed_X.xml", "Successed_X.xml." + portgate::sha256_hex("<b/>").substr(0, 12)});
 }
 
-TEST_CASE("client-folder: a refused file goes to the error folder with a reason; unsettled files wait", "[adapters]") {
+TEST_CASE("client-folder: a refused file goes to the error folder with a reason, unsettled files wait", "[adapters]") {
     temp_dir t("adapters-cf-error");
     auto c = cfg_for(t);
     REQUIRE(prepare_folders(c));

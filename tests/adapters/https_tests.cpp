@@ -109,7 +109,7 @@ dxp::dxp_config dxp_cfg() {
 
 }  // namespace
 
-TEST_CASE("https: 200 with DxpRep 0000 is accepted; the body is the DxpMsg around the exact bytes", "[adapters]") {
+TEST_CASE("https: 200 with DxpRep 0000 is accepted, the body is the DxpMsg around the exact bytes", "[adapters]") {
     std::string seen_body, seen_key;
     tls_server srv(server_opts(), [&](const tls_server::request& req) -> std::optional<tls_server::response> {
         seen_body = req.body();

@@ -97,7 +97,7 @@ constexpr const char* receipt_ns = R"(<?xml version="1.0" encoding="UTF-8"?>
 
 }  // namespace
 
-TEST_CASE("receipts read into normalized records with meaning, keys and customs code; repeats dropped", "[formats][receipt]") {
+TEST_CASE("receipts read into normalized records with meaning, keys and customs code, repeats dropped", "[formats][receipt]") {
     portgate::xml::initialise();
     fixture fx;
     f::receipt_reader reader(fx.types, fx.codes);

@@ -28,7 +28,7 @@ std::string replace_once(std::string s, const std::string& from, const std::stri
 }
 }  // namespace
 
-TEST_CASE("validate --type auto detects the type and schema; --rules adds the business rules", "[cli][formats]") {
+TEST_CASE("validate --type auto detects the type and schema, --rules adds the business rules", "[cli][formats]") {
     std::string out;
     std::string order = src("samples/ceb/ceb311-order-valid.xml");
     REQUIRE(run_portgate(fmt::format("validate --type auto --rules {}", order), out) == 0);
@@ -74,7 +74,7 @@ TEST_CASE("portgate receipt prints normalized records as JSON lines", "[cli][for
     CHECK(out.find("PG-305") != std::string::npos);
 }
 
-TEST_CASE("portgate types lists the registry; a broken rules file is reported with file and line", "[cli][formats]") {
+TEST_CASE("portgate types lists the registry, a broken rules file is reported with file and line", "[cli][formats]") {
     std::string out;
     REQUIRE(run_portgate("types", out) == 0);
     CHECK(std::regex_search(out, std::regex(R"(CEB311 +ceb-import +message +CEB311Message)")));

@@ -88,7 +88,7 @@ TEST_CASE("webhook signatures are HMAC-SHA256 over timestamp.body", "[notify]") 
           }());
 }
 
-TEST_CASE("receipts reach the partner by webhook (after failures), folder and mailbox; others see nothing", "[notify][integration]") {
+TEST_CASE("receipts reach the partner by webhook (after failures), folder and mailbox, others see nothing", "[notify][integration]") {
     webhook_sink sink(1);  // the first delivery fails: it must be retried
     temp_dir drop("notify-drop");
     ::setenv("PORTGATE_TEST_WEBHOOK_SECRET", "s3cret", 1);

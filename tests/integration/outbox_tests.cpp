@@ -78,7 +78,7 @@ endpoint = "eport-client"
     CHECK(c.get("/v1/outbox", "other-shop-key").result_int() == 403);
 }
 
-TEST_CASE("an unreachable endpoint is retried with back-off, then dead-lettered; the operator resends", "[outbox][integration]") {
+TEST_CASE("an unreachable endpoint is retried with back-off, then dead-lettered, the operator resends", "[outbox][integration]") {
     temp_dir keys("outbox-ca");
     // Any CA will do: nothing listens on the port.
     REQUIRE(std::system(fmt::format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '{0}/ca.key' "

@@ -90,7 +90,7 @@ TEST_CASE("a receipt for a message not yet known waits as an orphan and is match
     CHECK(g["receipts"][0]["status"] == "800");
 }
 
-TEST_CASE("receipts need the customs key; unreadable ones are kept with the reason", "[receipts][integration]") {
+TEST_CASE("receipts need the customs key, unreadable ones are kept with the reason", "[receipts][integration]") {
     gateway_process gw("receipts-auth", with_customs_key());
     gw.start();
     http_client c(gw.host(), gw.port());

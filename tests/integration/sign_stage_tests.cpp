@@ -26,7 +26,7 @@ fs::path make_pki(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("a route's signer signs native and mapped customs messages; the signed bytes verify independently", "[sign][integration]") {
+TEST_CASE("a route's signer signs native and mapped customs messages, the signed bytes verify independently", "[sign][integration]") {
     temp_dir keys("sign-stage-pki");
     make_pki(keys.path);
     gateway_options o;
@@ -116,7 +116,7 @@ output = "CEB311"
     CHECK(metrics.find("portgate_signer_signatures{signer=\"card-1\"} 3") != std::string::npos);
 }
 
-TEST_CASE("a password in the config is refused; a missing key stops start-up with the signer named", "[sign][config]") {
+TEST_CASE("a password in the config is refused, a missing key stops start-up with the signer named", "[sign][config]") {
     temp_dir tmp("sign-config");
     auto cfg = tmp.path / "c.toml";
     std::ofstream(cfg) << "[paths]\nxsd = \"" << (fs::path(PORTGATE_SOURCE_DIR) / "xsd").string()

@@ -99,7 +99,7 @@ mp::route_run_options fixed() {
 
 }  // namespace
 
-TEST_CASE("partner samples map to the expected customs documents; bad ones fail with the named code", "[mapping][golden]") {
+TEST_CASE("partner samples map to the expected customs documents, bad ones fail with the named code", "[mapping][golden]") {
     const auto& w = the_world();
     std::size_t mapped = 0, outputs = 0, refused = 0;
     for (auto& dir : fs::directory_iterator(src / "samples" / "partners")) {

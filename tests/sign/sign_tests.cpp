@@ -198,7 +198,7 @@ TEST_CASE("algorithm names and URIs", "[sign]") {
     CHECK_FALSE(sign::algorithm_from_name("dsa-sha1"));
 }
 
-TEST_CASE("every algorithm signs and verifies; the original bytes are kept", "[sign]") {
+TEST_CASE("every algorithm signs and verifies, the original bytes are kept", "[sign]") {
     const std::string doc = inventory();
     struct row { std::string stem, alg, enc; };
     for (const auto& r : std::vector<row>{{"rsa", "rsa-sha256", ""}, {"ec", "ecdsa-sha256", ""}, {"sm2", "sm2-sm3", "raw"},
@@ -356,7 +356,7 @@ TEST_CASE("key sources: encrypted PEM, PKCS#12, and the errors of a wrong set-up
     CHECK(sign::open_identity(missing).err().code == errc::sign_key_unavailable);
 }
 
-TEST_CASE("rate limit waits instead of failing; certificate expiry is visible", "[sign]") {
+TEST_CASE("rate limit waits instead of failing, certificate expiry is visible", "[sign]") {
     auto cfg = file_identity("ec", "ecdsa-sha256");
     cfg.per_minute = 600;  // one every 100 ms
     auto id = open(cfg);

@@ -392,7 +392,7 @@ TEST_CASE("unsigned CEB621 is refused with 1001 and a -621029 receipt", "[sim]")
     CHECK(r.body.find("<dxp:ResponseCode>1004</dxp:ResponseCode>") != std::string::npos);
 }
 
-TEST_CASE("schema-invalid CEB621 gets 0002 and a CEB900 naming the CopMsgId; a rule error a negative code", "[sim]") {
+TEST_CASE("schema-invalid CEB621 gets 0002 and a CEB900 naming the CopMsgId, a rule error a negative code", "[sim]") {
     portgate::test::temp_dir dir("sim-format");
     callback_server cb;
     sim_process sim(dir.path, https_args(cb.url()));
@@ -546,7 +546,7 @@ TEST_CASE("folder mode: OutBox → SentBox/FailBox, answers and receipts in InBo
     CHECK(rsp[0].keys["ClientSeqNo"] == "HR2026112000105");
 }
 
-TEST_CASE("the same seed gives the same receipts; another seed other choices", "[sim]") {
+TEST_CASE("the same seed gives the same receipts, another seed other choices", "[sim]") {
     auto run = [](const std::string& seed) {
         portgate::test::temp_dir dir("sim-seed");
         fs::path root = dir.path / "client";

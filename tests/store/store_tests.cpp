@@ -757,7 +757,7 @@ TEST_CASE("an acknowledged message survives the process dying without any cleanu
     CHECK(got->has_value());
 }
 
-TEST_CASE("mapping outputs are stored as children; a waiting join completes once, whoever finishes it", STORE_WRITES) {
+TEST_CASE("mapping outputs are stored as children, a waiting join completes once, whoever finishes it", STORE_WRITES) {
     temp_dir tmp("store-join");
     auto s = open_store(tmp.path);
     auto order = message("01JOINORDER000000000000001");

@@ -176,6 +176,7 @@ result<report> check_parsed(const knowledge& k, const xml::document& parsed, std
         }
         options io = opt;
         io.type = "auto";
+        io.schema.clear();  // a schema forced for the envelope is not the inner document's
         auto ir = check(k, *inner, io, lim, fmt::format("{}#Data", name));
         if (!ir) return ir.err();
         r.inner = std::make_shared<report>(std::move(ir.value()));

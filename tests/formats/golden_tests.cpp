@@ -220,3 +220,19 @@ TEST_CASE("golden samples: every registered type has a valid sample and every ru
         CHECK(rules_with_sample.count(rule->id) == 1);
     }
 }
+
+TEST_CASE("a schema forced for a DxpMsg applies to the envelope only, not to the document in its Data", "[golden][formats]") {
+    const auto& k = knowledge();
+    v::options opt;
+    opt.type = "DXP";
+    opt.schema = "dxp";  // what a route naming the envelope's schema does
+    portgate::xml::limits lim;
+    auto r = v::check(k, read(source_dir / "samples" / "dxp" / "dxp-ceb311-order.xml"), opt, lim, "dxp");
+    REQUIRE(r);
+    INFO(describe(*r));
+    CHECK(r->valid());
+    REQUIRE(r->inner);
+    REQUIRE(r->inner->type);
+    CHECK(r->inner->type->id == "CEB311");
+    CHECK(r->inner->schema == "ceb-import-draft");
+}

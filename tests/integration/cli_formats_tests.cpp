@@ -90,3 +90,4 @@ TEST_CASE("portgate types lists the registry, a broken rules file is reported wi
     CHECK(run_portgate(fmt::format("types --xsd-dir {}", (tmp.path / "xsd").string()), out) == 2);
     CHECK(std::regex_search(out, std::regex(R"(ceb-import\.toml:[0-9]+: rule IMP_BROKEN_FOR_TEST: context: XPath .* does not compile)")));
 }
+

@@ -7,8 +7,6 @@
 #include <fstream>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -16,6 +14,7 @@
 
 #include "adapters/folder/folder_intake.hpp"
 #include "gateway/core/digest.hpp"
+#include "gateway/core/files.hpp"
 
 namespace portgate::adapters::client_folder {
 namespace {
@@ -23,37 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 
 bool starts_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(0, p.size()) == p; }
-
-// Writes all of `bytes` to a new file at `p` and fsyncs it (when asked). Errors as text.
-std::string write_file_synced(const fs::path& p, std::string_view bytes, bool sync) {
-    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return fmt::format("cannot create {}: {}", p.string(), std::strerror(errno));
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            std::string why = fmt::format("cannot write {}: {}", p.string(), std::strerror(errno));
-            ::close(fd);
-            return why;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (sync && ::fsync(fd) != 0) {
-        std::string why = fmt::format("cannot fsync {}: {}", p.string(), std::strerror(errno));
-        ::close(fd);
-        return why;
-    }
-    if (::close(fd) != 0) return fmt::format("cannot close {}: {}", p.string(), std::strerror(errno));
-    return {};
-}
-
-void fsync_dir(const fs::path& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    ::fsync(fd);
-    ::close(fd);
-}
 
 std::optional<std::string> read_all(const fs::path& p, std::size_t limit, std::string& why) {
     std::error_code ec;
@@ -132,25 +100,15 @@ delivery_result client_folder_endpoint::send(const delivery& d) {
     try {
         const std::string name = file_name_for(d);
         const fs::path out = cfg_.outbox();
-        const fs::path tmp = out / ("." + name + ".tmp");
         const fs::path dest = out / name;
         std::error_code ec;
         fs::create_directories(out, ec);  // the client or an operator may have removed it
         std::string body = cfg_.dxp ? dxp::wrap(d, *cfg_.dxp) : d.bytes;
-        if (auto why = write_file_synced(tmp, body, cfg_.fsync); !why.empty()) {
-            fs::remove(tmp, ec);
+        if (auto st = write_file_atomically(dest, body, cfg_.fsync); !st) {
             r.code = "io";
-            r.detail = why;
+            r.detail = st.err().message;
             return r;
         }
-        fs::rename(tmp, dest, ec);
-        if (ec) {
-            fs::remove(tmp, ec);
-            r.code = "io";
-            r.detail = fmt::format("cannot rename {} into {}: {}", tmp.filename().string(), out.string(), ec.message());
-            return r;
-        }
-        if (cfg_.fsync) fsync_dir(out);
         r.result = outcome::accepted;
         r.code = "outbox";
         r.detail = fmt::format("written to {}", dest.string());
@@ -266,8 +224,7 @@ bool client_folder_reader::process(const source& s, const std::string& name, boo
         std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         fs::path err = dest;
         err += ".err.json";
-        fs::path tmp = err.parent_path() / ("." + err.filename().string() + ".tmp");
-        if (write_file_synced(tmp, text, false).empty()) fs::rename(tmp, err, ec);
+        (void)write_file_atomically(err, text, false);
         spdlog::warn("client-folder {}: {} moved to {}: {}", cfg_.id, name, dest.string(), why);
         ++stats_.errors;
     };

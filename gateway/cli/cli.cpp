@@ -263,17 +263,52 @@ fs::path default_config() {
     return fs::path(PORTGATE_SOURCE_DIR) / "samples" / "portgate.toml";
 }
 
+// What `map` and `notify` need: the configuration, xsd/ and the compiled mappings. nullopt = reported.
+struct mapping_setup {
+    fs::path config_file;
+    config::config cfg;
+    std::shared_ptr<const validation::knowledge> knowledge;
+    std::shared_ptr<const mapping::library> library;
+};
+
+std::optional<mapping_setup> load_mapping_setup(const std::string& config_arg) {
+    xml::initialise();
+    xsd::initialise();
+    mapping_setup m;
+    m.config_file = config_arg.empty() ? default_config() : fs::path(config_arg);
+    auto cfg = config::load(m.config_file);
+    if (!cfg) {
+        print_problems(m.config_file.string(), cfg.err());
+        return std::nullopt;
+    }
+    m.cfg = std::move(cfg.value());
+    auto k = load_knowledge(m.cfg.xsd_dir, m.cfg.calendar_file.string());
+    if (!k) return std::nullopt;
+    m.knowledge = *k;
+    auto lib = mapping::library::load(m.cfg.mappings_dir, rules::environment{m.knowledge->codes, m.knowledge->calendar, std::nullopt});
+    if (!lib) {
+        print_problems(m.cfg.mappings_dir.string(), lib.err());
+        return std::nullopt;
+    }
+    m.library = *lib;
+    return m;
+}
+
+// --now for a command: "" = the clock; false when the text is not a time (reported).
+bool parse_now_option(const char* command, const std::string& text, std::optional<formats::civil_seconds>& into) {
+    if (text.empty()) return true;
+    into = formats::parse_civil(text);
+    if (!into) std::cerr << fmt::format("portgate {}: --now '{}' is not a time (yyyyMMddHHmmss)\n", command, text);
+    return into.has_value();
+}
+
 // `map --route R FILE`: the route's mappings on FILE; every output checked against its customs type.
 int cmd_map(const std::string& config_arg, const std::string& route_id, const std::string& now_arg, const std::string& seed_arg,
             const std::vector<std::string>& with, const std::string& out_dir, const std::string& file) {
-    xml::initialise();
-    xsd::initialise();
-    fs::path config_file = config_arg.empty() ? default_config() : fs::path(config_arg);
-    auto cfg = config::load(config_file);
-    if (!cfg) {
-        print_problems(config_file.string(), cfg.err());
-        return 2;
-    }
+    auto setup = load_mapping_setup(config_arg);
+    if (!setup) return 2;
+    const config::config* cfg = &setup->cfg;
+    const fs::path& config_file = setup->config_file;
     const config::route* r = cfg->route_by_id(route_id);
     if (!r) {
         std::string known;
@@ -281,21 +316,10 @@ int cmd_map(const std::string& config_arg, const std::string& route_id, const st
         std::cerr << fmt::format("portgate map: no route '{}' in {} (routes:{})\n", route_id, config_file.string(), known);
         return 2;
     }
-    auto k = load_knowledge(cfg->xsd_dir, cfg->calendar_file.string());
-    if (!k) return 2;
-    auto lib = mapping::library::load(cfg->mappings_dir, rules::environment{(*k)->codes, (*k)->calendar, std::nullopt});
-    if (!lib) {
-        print_problems(cfg->mappings_dir.string(), lib.err());
-        return 2;
-    }
+    auto k = &setup->knowledge;
+    auto lib = &setup->library;
     mapping::route_run_options opt;
-    if (!now_arg.empty()) {
-        opt.now = formats::parse_civil(now_arg);
-        if (!opt.now) {
-            std::cerr << fmt::format("portgate map: --now '{}' is not a time (yyyyMMddHHmmss)\n", now_arg);
-            return 2;
-        }
-    }
+    if (!parse_now_option("map", now_arg, opt.now)) return 2;
     if (!seed_arg.empty()) {
         try {
             opt.seed = std::stoull(seed_arg);
@@ -385,23 +409,12 @@ int cmd_map(const std::string& config_arg, const std::string& route_id, const st
 // `notify --stylesheet S RECEIPT…`: the partner notifications a reverse mapping makes of each record.
 int cmd_notify(const std::string& config_arg, const std::string& stylesheet, const std::string& now_arg, const std::string& out_dir,
                const std::vector<std::string>& files) {
-    xml::initialise();
-    xsd::initialise();
-    fs::path config_file = config_arg.empty() ? default_config() : fs::path(config_arg);
-    auto cfg = config::load(config_file);
-    if (!cfg) {
-        print_problems(config_file.string(), cfg.err());
-        return 2;
-    }
-    auto k = load_knowledge(cfg->xsd_dir, cfg->calendar_file.string());
-    if (!k) return 2;
-    auto lib = mapping::library::load(cfg->mappings_dir, rules::environment{(*k)->codes, (*k)->calendar, std::nullopt});
-    if (!lib) {
-        print_problems(cfg->mappings_dir.string(), lib.err());
-        return 2;
-    }
+    auto setup = load_mapping_setup(config_arg);
+    if (!setup) return 2;
+    auto k = &setup->knowledge;
+    auto lib = &setup->library;
     mapping::run_options ro;
-    if (!now_arg.empty()) ro.now = formats::parse_civil(now_arg);
+    if (!parse_now_option("notify", now_arg, ro.now)) return 2;
     ro.seed = 1;
     int bad = for_each_receipt(**k, files, [&](const std::string& f, const formats::receipt_reading& reading) {
         int failed = 0;

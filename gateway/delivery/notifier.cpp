@@ -1,8 +1,5 @@
 #include "gateway/delivery/notifier.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -17,6 +14,8 @@
 #include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
+#include "gateway/core/files.hpp"
+#include "gateway/delivery/backoff.hpp"
 #include "gateway/xml/parser.hpp"
 
 namespace portgate::delivery {
@@ -87,34 +86,6 @@ result<int> post(const std::string& url, const std::string& body, const std::str
     }
 }
 
-status write_atomically(const fs::path& dir, const std::string& name, const std::string& bytes) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    fs::path tmp = dir / ("." + name + ".tmp");
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return error(errc::io_error, fmt::format("cannot write {}", tmp.string()));
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-        ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-        if (n <= 0) {
-            ::close(fd);
-            return error(errc::io_error, fmt::format("cannot write {}", tmp.string()));
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    ::fsync(fd);
-    ::close(fd);
-    fs::rename(tmp, dir / name, ec);
-    if (ec) return error(errc::io_error, fmt::format("cannot rename into {}: {}", (dir / name).string(), ec.message()));
-    return ok();
-}
-
-store::millis backoff(int attempts) {
-    static thread_local std::mt19937 rng{std::random_device{}()};
-    double base = std::min(300.0, std::pow(2.0, std::min(attempts, 12)));  // seconds: 2, 4, 8 … ≤ 5 min
-    std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    return static_cast<store::millis>(base * jitter(rng) * 1000);
-}
 
 }  // namespace
 
@@ -242,14 +213,16 @@ store::notification_change notifier::handle(const store::notification_job& j) {
     }
     std::string ext = content_type == "application/json" ? "json" : "xml";
     if (j.channel == "folder") {
-        auto s = write_atomically(p->notify.folder, fmt::format("{}-{:08}.{}", j.message_id, j.seq, ext), body);
+        std::error_code ec;
+        fs::create_directories(p->notify.folder, ec);
+        auto s = write_file_atomically(p->notify.folder / fmt::format("{}-{:08}.{}", j.message_id, j.seq, ext), body);
         if (s) {
             c.state = "delivered";
             delivered_->inc();
         } else {
             c.attempts = j.attempts + 1;
             c.state = c.attempts >= p->notify.max_attempts ? "dead" : "pending";
-            c.next_at = store::now_ms() + backoff(c.attempts);
+            c.next_at = store::now_ms() + backoff_ms(c.attempts, 2.0);
             c.error = s.err().message;
             failed_->inc();
         }
@@ -272,7 +245,7 @@ store::notification_change notifier::handle(const store::notification_job& j) {
     c.attempts = j.attempts + 1;
     c.error = r ? fmt::format("HTTP {}", *r) : r.err().message;
     c.state = c.attempts >= p->notify.max_attempts ? "dead" : "pending";
-    c.next_at = store::now_ms() + backoff(c.attempts);
+    c.next_at = store::now_ms() + backoff_ms(c.attempts, 2.0);
     failed_->inc();
     spdlog::warn("webhook to partner {} (notification {}): {} — {}", j.partner, j.seq, c.error,
                  c.state == "dead" ? "dead letter" : fmt::format("retry {} in {} ms", c.attempts, c.next_at - store::now_ms()));

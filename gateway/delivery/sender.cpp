@@ -11,17 +11,10 @@
 #include "adapters/client_folder/client_folder.hpp"
 #include "adapters/dxp/dxp.hpp"
 #include "adapters/https/https_endpoint.hpp"
+#include "gateway/delivery/backoff.hpp"
 
 namespace portgate::delivery {
 
-namespace {
-store::millis backoff_ms(int attempts) {
-    static thread_local std::mt19937 rng{std::random_device{}()};
-    double base = std::min(300.0, std::pow(2.0, std::min(attempts, 12)) * 0.5);  // 1 s, 2 s, 4 s … ≤ 5 min
-    std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    return static_cast<store::millis>(base * jitter(rng) * 1000);
-}
-}  // namespace
 
 result<std::unique_ptr<sender>> sender::create(const config::config& cfg, store::store& st, metrics& m, receipt_sink sink) {
     std::unique_ptr<sender> s(new sender(cfg, st, std::move(sink)));
@@ -158,7 +151,7 @@ std::size_t sender::run_once() {
                 spdlog::error("customs delivery of {} to {} gave up after {} attempts: {}", j.message_id, j.endpoint, c.attempts, c.error);
             } else {
                 c.state = "pending";
-                c.next_at = store::now_ms() + backoff_ms(c.attempts);
+                c.next_at = store::now_ms() + backoff_ms(c.attempts, 1.0);
                 c.message_state = "RETRY_WAIT";
                 c.event = {"retry", "RETRY_WAIT", r.code, det};
                 retried_->inc();

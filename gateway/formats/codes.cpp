@@ -1,5 +1,7 @@
 #include "gateway/formats/codes.hpp"
 
+#include "gateway/core/files.hpp"
+
 #include <algorithm>
 #include <fstream>
 
@@ -38,10 +40,7 @@ result<std::shared_ptr<const code_tables>> code_tables::load(const fs::path& dir
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return std::shared_ptr<const code_tables>(out);
     std::vector<problem> problems;
-    std::vector<fs::path> files;
-    for (auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().extension() == ".tsv") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
+    const auto files = files_in(dir, {".tsv"});
     for (auto& f : files) {
         std::ifstream in(f, std::ios::binary);
         if (!in) {

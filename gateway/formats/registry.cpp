@@ -1,5 +1,7 @@
 #include "gateway/formats/registry.hpp"
 
+#include "gateway/core/files.hpp"
+
 #include <algorithm>
 #include <tuple>
 
@@ -36,12 +38,7 @@ bool has_local_element(const xmlNode* n, std::string_view name, int depth = 0) {
 result<std::shared_ptr<const registry>> registry::load(const fs::path& dir) {
     auto reg = std::make_shared<registry>();
     std::vector<problem> problems;
-    std::vector<fs::path> files;
-    std::error_code ec;
-    if (fs::is_directory(dir, ec))
-        for (auto& e : fs::directory_iterator(dir, ec))
-            if (e.path().extension() == ".toml") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
+    const auto files = files_in(dir, {".toml"});
     auto add = [&](const std::string& file, int line, std::string msg) {
         problems.push_back({line, 0, file, fmt::format("{}:{}: {}", file, line, msg), ""});
     };
@@ -135,6 +132,8 @@ result<std::shared_ptr<const registry>> registry::load(const fs::path& dir) {
                     ti->returns.time = (*r)["time"].value_or(std::string());
                     ti->returns.info = (*r)["info"].value_or(std::string());
                     ti->returns.status_table = (*r)["status_table"].value_or(std::string());
+                    if (auto* fs_ = (*r)["final_statuses"].as_array())
+                        for (auto& v : *fs_) ti->returns.final_statuses.push_back(v.value_or(std::string()));
                 }
                 if (ti->is_receipt() && ti->returns.record.empty())
                     add(file, ti->line, fmt::format("receipt type {} needs [type.returns] with record", ti->id));
@@ -147,7 +146,19 @@ result<std::shared_ptr<const registry>> registry::load(const fs::path& dir) {
     if (!problems.empty())
         return error(errc::config_invalid, fmt::format("{} problem(s) in the type registry {}", problems.size(), dir.string()),
                      std::move(problems));
+    for (auto& t : reg->types_)
+        for (auto& r : t->receipts)
+            for (auto& [name, expr] : t->key_fields) {
+                auto& names = reg->answered_keys_[r];
+                if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+            }
     return std::shared_ptr<const registry>(reg);
+}
+
+const std::vector<std::string>& registry::answered_key_names(std::string_view receipt_type) const {
+    static const std::vector<std::string> none;
+    auto it = answered_keys_.find(receipt_type);
+    return it == answered_keys_.end() ? none : it->second;
 }
 
 const type_info* registry::find(std::string_view id) const {

@@ -24,6 +24,9 @@ struct returns_spec {
     std::vector<std::string> keys;  // local names or a/b paths of local names, relative to the record
     std::string status, time, info;
     std::string status_table;       // xsd/codes/<name>.tsv
+    // Statuses that end this message's road although the status table does not call them final in general
+    // (120 入库 closes an order, a payment or a waybill; an inventory list goes on to review and release).
+    std::vector<std::string> final_statuses;
 };
 
 struct type_info {
@@ -70,6 +73,10 @@ public:
     // ones whose `when` holds, else those whose returned-record element occurs in the document.
     const type_info* detect_lenient(xmlDoc* doc) const;
 
+    // The business-key names of the message types a receipt type answers (CEB622 → copNo, preNo, invtNo):
+    // the keys a correlated message may learn from its receipts.
+    const std::vector<std::string>& answered_key_names(std::string_view receipt_type) const;
+
     // Business keys of each record of a message (empty when the type declares none).
     result<std::vector<key_values>> keys(const type_info& t, xmlDoc* doc) const;
 
@@ -77,6 +84,7 @@ private:
     std::vector<std::unique_ptr<type_info>> types_;
     std::map<std::string, family_info, std::less<>> families_;
     std::multimap<std::string, const type_info*, std::less<>> by_root_;  // local name → types
+    std::map<std::string, std::vector<std::string>, std::less<>> answered_keys_;  // receipt type → key names
 };
 
 }  // namespace portgate::formats

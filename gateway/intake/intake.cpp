@@ -298,7 +298,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         } else {
             for (auto& o : res->outputs) {
                 m.children.push_back(make_output(s.partner->id, rt->id, o, *knowledge_));
-                auto sg = sign_for_route(*rt, o.type, o.bytes, problems);
+                auto sg = attach_signature(*rt, m.children.back(), problems);
                 if (!sg) {
                     if (is_retryable(sg.err().code)) {
                         done({sg.err().code, false, false, "", "", m.type, sg.err().message, {}});
@@ -308,14 +308,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
                     verdict_message = sg.err().message;
                     break;
                 }
-                if (*sg) {
-                    auto& c = m.children.back();
-                    c.more_payloads.emplace_back("signed", std::move(**sg));
-                    c.state = std::string(to_string(doc_state::signed_));
-                    auto* idn = signers_.at(rt->signer).get();
-                    c.events.push_back({"signed", c.state, "", nlohmann::json{{"signer", rt->signer}, {"algorithm", sign::algorithm_name(idn->alg())},
-                                                                               {"key_name", idn->key_name()}}.dump()});
-                }
+                if (*sg) mark_signed(*rt, m.children.back());
                 queue_for_customs(*rt, m.children.back());
             }
             for (auto& w : res->waiting)
@@ -324,7 +317,8 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
     }
     bool native_signed = false;
     if (verdict == errc::ok && rt && rt->maps.empty() && !rt->signer.empty()) {
-        auto sg = sign_for_route(*rt, m.type, s.bytes, problems);
+        if (m.bytes.empty()) m.bytes = std::move(s.bytes);  // the exact bytes received: stored as "inbound", signed as they are
+        auto sg = attach_signature(*rt, m, problems);
         if (!sg) {
             if (is_retryable(sg.err().code)) {
                 done({sg.err().code, false, false, "", "", m.type, sg.err().message, {}});
@@ -332,9 +326,8 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
             }
             verdict = sg.err().code;
             verdict_message = sg.err().message;
-        } else if (*sg) {
-            m.more_payloads.emplace_back("signed", std::move(**sg));
-            native_signed = true;
+        } else {
+            native_signed = *sg;
         }
     }
     for (auto& key : offered) m.join_keys.emplace_back(key, false);
@@ -348,12 +341,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         m.events.push_back({"validated", m.state, "", details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
         for (auto& rec : keys_json)
             for (auto& [kk, vv] : rec.items()) m.keys.emplace_back(kk, vv.get<std::string>());
-        if (native_signed) {
-            auto* idn = signers_.at(rt->signer).get();
-            m.state = std::string(to_string(doc_state::signed_));
-            m.events.push_back({"signed", m.state, "", nlohmann::json{{"signer", rt->signer}, {"algorithm", sign::algorithm_name(idn->alg())},
-                                                                      {"key_name", idn->key_name()}}.dump()});
-        }
+        if (native_signed) mark_signed(*rt, m);
         if (rt && rt->maps.empty()) queue_for_customs(*rt, m);
         if (rt && !rt->maps.empty()) {
             nlohmann::json outs = nlohmann::json::array();
@@ -373,7 +361,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
                                         nlohmann::json(verdict_message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                                         problems_json(problems))});
     }
-    m.bytes = std::move(s.bytes);
+    if (m.bytes.empty()) m.bytes = std::move(s.bytes);
 
     std::string labels = fmt::format("partner=\"{}\",channel=\"{}\",outcome=\"{}\"", s.partner->id, s.channel,
                                      verdict == errc::ok ? "accepted" : "rejected");
@@ -412,6 +400,21 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         }
         done(std::move(o));
     });
+}
+
+result<bool> pipeline::attach_signature(const config::route& r, store::new_message& m, std::vector<problem>& problems) {
+    auto sg = sign_for_route(r, m.type, m.bytes, problems);
+    if (!sg) return sg.err();
+    if (!*sg) return false;
+    m.more_payloads.emplace_back("signed", std::move(**sg));
+    return true;
+}
+
+void pipeline::mark_signed(const config::route& r, store::new_message& m) const {
+    auto* idn = signers_.at(r.signer).get();
+    m.state = std::string(to_string(doc_state::signed_));
+    m.events.push_back({"signed", m.state, "", nlohmann::json{{"signer", r.signer}, {"algorithm", sign::algorithm_name(idn->alg())},
+                                                              {"key_name", idn->key_name()}}.dump()});
 }
 
 void pipeline::queue_for_customs(const config::route& r, store::new_message& m) const {
@@ -505,13 +508,9 @@ void pipeline::process_receipt(std::string bytes, std::string channel, std::stri
             nr.info = rec.info;
             nr.customs_code = rec.customs_code;
             nr.keys = rec.keys;
-            for (auto& [name, value] : rec.keys) {
-                bool declared = false;
-                for (auto& t : knowledge_->types->types())
-                    if (std::find(t->receipts.begin(), t->receipts.end(), rec.type) != t->receipts.end())
-                        for (auto& kf : t->key_fields) declared |= kf.first == name;
-                if (declared) nr.learn.emplace_back(name, value);
-            }
+            const auto& learnable = knowledge_->types->answered_key_names(rec.type);
+            for (auto& [name, value] : rec.keys)
+                if (std::find(learnable.begin(), learnable.end(), name) != learnable.end()) nr.learn.emplace_back(name, value);
             auto pr = progress_of(rec);
             nr.rank = pr.rank;
             nr.state = std::string(to_string(pr.state));
@@ -595,12 +594,9 @@ std::size_t pipeline::complete_join(const config::route& wr, const config::route
             if (o.join_key != key) continue;
             u.children.push_back(make_output((*msg)->partner, wr.id, o, *knowledge_));
             std::vector<problem> sign_problems;
-            auto sg = sign_for_route(wr, o.type, o.bytes, sign_problems);
+            auto sg = attach_signature(wr, u.children.back(), sign_problems);
             if (sg && *sg) {
-                auto& c = u.children.back();
-                c.more_payloads.emplace_back("signed", std::move(**sg));
-                c.state = std::string(to_string(doc_state::signed_));
-                c.events.push_back({"signed", c.state, "", nlohmann::json{{"signer", wr.signer}}.dump()});
+                mark_signed(wr, u.children.back());
             } else if (!sg) {
                 spdlog::error("join {} of {}: signing {} failed: {}", key, waiting_id, o.type, sg.err().message);
                 u.children.back().events.push_back({"sign_failed", "", code_string(sg.err().code),

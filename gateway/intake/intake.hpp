@@ -77,6 +77,10 @@ private:
     std::shared_ptr<const validation::knowledge> knowledge_;
     std::shared_ptr<const mapping::library> mappings_;
     std::map<std::string, std::shared_ptr<sign::identity>> signers_;
+    // Signs the message's bytes with the route's signer (when its family is signed by portgate) and adds them
+    // as payload "signed"; false = not signed here. mark_signed records the state and event.
+    result<bool> attach_signature(const config::route& r, store::new_message& m, std::vector<problem>& problems);
+    void mark_signed(const config::route& r, store::new_message& m) const;
     // Puts a customs message in the outbox of the route's endpoint (state QUEUED), when the route has one.
     void queue_for_customs(const config::route& r, store::new_message& m) const;
     // Signs `bytes` with the route's signer when its family is signed by portgate; nullopt = not signed.

@@ -1,5 +1,7 @@
 #include "gateway/mapping/engine.hpp"
 
+#include "gateway/core/files.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <chrono>
@@ -266,11 +268,7 @@ result<std::shared_ptr<const library>> library::load(const fs::path& dir, rules:
     auto lib = std::shared_ptr<library>(new library());
     lib->env_ = std::move(env);
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) return std::shared_ptr<const library>(lib);
-    std::vector<fs::path> files;
-    for (auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().extension() == ".xsl" || e.path().extension() == ".xslt") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
+    const auto files = files_in(dir, {".xsl", ".xslt"});
     std::vector<problem> problems;
     std::lock_guard lock(loader_mutex);
     allowed_root = fs::weakly_canonical(dir, ec);

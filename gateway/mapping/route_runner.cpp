@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <set>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -10,6 +13,20 @@
 namespace portgate::mapping {
 
 namespace {
+// Join-key XPaths come from the config: compiled once each, then shared (intake asks for them per message).
+result<xml::xpath_expr> compiled(const std::string& text) {
+    static std::shared_mutex mu;
+    static std::unordered_map<std::string, xml::xpath_expr> cache;
+    {
+        std::shared_lock lk(mu);
+        if (auto it = cache.find(text); it != cache.end()) return it->second;
+    }
+    auto e = xml::xpath_expr::compile(text);
+    if (!e) return e.err();
+    std::unique_lock lk(mu);
+    return cache.emplace(text, e.value()).first->second;
+}
+
 xml::namespace_list namespaces_for(const validation::knowledge& k, xmlDoc* doc) {
     xml::namespace_list ns;
     if (auto t = k.types->detect(doc))
@@ -19,7 +36,7 @@ xml::namespace_list namespaces_for(const validation::knowledge& k, xmlDoc* doc) 
 }  // namespace
 
 result<std::vector<std::string>> join_keys(const validation::knowledge& k, xmlDoc* doc, const std::string& xpath) {
-    auto expr = xml::xpath_expr::compile(xpath);
+    auto expr = compiled(xpath);
     if (!expr) return expr.err();
     xml::xpath_context ctx(doc, namespaces_for(k, doc));
     auto nodes = ctx.nodes(*expr, xmlDocGetRootElement(doc));

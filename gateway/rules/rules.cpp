@@ -1,5 +1,7 @@
 #include "gateway/rules/rules.hpp"
 
+#include "gateway/core/files.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <regex>
@@ -242,12 +244,7 @@ result<std::shared_ptr<const rule_book>> rule_book::load(const fs::path& dir, co
     auto add = [&](const std::string& file, int line, std::string msg) {
         problems.push_back({line, 0, file, fmt::format("{}:{}: {}", file, line, msg), ""});
     };
-    std::vector<fs::path> files;
-    std::error_code ec;
-    if (fs::is_directory(dir, ec))
-        for (auto& e : fs::directory_iterator(dir, ec))
-            if (e.path().extension() == ".toml") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
+    const auto files = files_in(dir, {".toml"});
     std::set<std::string> ids;
     static const std::regex table_ref(R"(pg:(?:in-table|code)\(\s*'([^']*)')");
     static const std::regex id_shape("[A-Z0-9_]+");

@@ -224,6 +224,12 @@ result<stmt_ptr> prepare(sqlite3* db, std::string_view sql) {
 void bind_value(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
 void bind_value(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
 void bind_blob(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
+
+// Parameters of a query built at run time (filters, IN lists), bound from 1 in order.
+using sql_arg = std::variant<std::string, std::int64_t>;
+void bind_all(sqlite3_stmt* s, const std::vector<sql_arg>& args) {
+    for (std::size_t i = 0; i < args.size(); ++i) std::visit([&](auto& v) { bind_value(s, static_cast<int>(i) + 1, v); }, args[i]);
+}
 std::string col_text(sqlite3_stmt* s, int i) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i))) : std::string();
@@ -279,6 +285,14 @@ struct mailbox_ack {
 
 struct store::impl {
     std::map<std::string, std::vector<std::string>> notify_channels;  // partner → channels (set before traffic)
+    // Writer thread only: receipt records waiting for their message. While it is 0 (the usual case) a new
+    // message skips the orphan look-up, which would otherwise cost a query on every intake. Recounted from
+    // the database whenever a rollback may have undone an adoption or an orphan.
+    std::int64_t orphan_records = 0;
+    void recount_orphans() {
+        auto q = prepare(wdb.get(), "SELECT COUNT(*) FROM receipt_record WHERE message_seq IS NULL");
+        orphan_records = q && sqlite3_step(q->get()) == SQLITE_ROW ? sqlite3_column_int64(q->get(), 0) : 1;
+    }
     fs::path file;
     config::store_config cfg;
     int version = 0;
@@ -403,6 +417,7 @@ struct store::impl {
             std::string msg = sqlite_error(wdb.get(), what);
             exec(wdb.get(), "ROLLBACK TO op");
             exec(wdb.get(), "RELEASE op");
+            recount_orphans();
             return error(errc::store_failed, msg);
         };
         const millis now = now_ms();
@@ -471,7 +486,7 @@ struct store::impl {
             bind_value(k, 1, seq); bind_value(k, 2, cop); bind_value(k, 3, m.id);
             if (sqlite3_step(k) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "CopMsgId key"));
         }
-        if (!m.keys.empty())
+        if (!m.keys.empty() && orphan_records > 0)
             if (auto a = adopt_orphans(seq, m.keys, now); !a) return a.err();
         return seq;
     }
@@ -584,6 +599,7 @@ struct store::impl {
             if (!u) return u.err();
             bind_value(u->get(), 1, seq); bind_value(u->get(), 2, o.seq);
             if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "adopt orphan"));
+            --orphan_records;
             std::string detail = fmt::format(R"({{"receipt":"{}","type":"{}","status":"{}","time":"{}","orphan":true}})", o.receipt, o.type,
                                              o.status, o.time);
             if (auto a = apply_status(seq, o.seq, o.status, o.rank, o.state, {}, detail, now); !a) return a.err();
@@ -668,6 +684,7 @@ struct store::impl {
         auto fail = [&](std::string what) -> result<stored> {
             exec(wdb.get(), "ROLLBACK TO op");
             exec(wdb.get(), "RELEASE op");
+            recount_orphans();
             return error(errc::store_failed, std::move(what));
         };
         const millis now = now_ms();
@@ -720,6 +737,7 @@ struct store::impl {
             }
             if (!msg) {
                 ++out.orphans;
+                ++orphan_records;
                 continue;
             }
             ++out.matched;
@@ -760,6 +778,7 @@ struct store::impl {
             std::string msg = sqlite_error(wdb.get(), what);
             exec(wdb.get(), "ROLLBACK TO op");
             exec(wdb.get(), "RELEASE op");
+            recount_orphans();
             return error(errc::store_failed, msg);
         };
         const millis now = now_ms();
@@ -817,6 +836,7 @@ struct store::impl {
                 if (!committed) {
                     failure = sqlite_error(wdb.get(), "commit");
                     step_done(rollback.get());
+                    recount_orphans();
                 }
             }
             if (committed) {
@@ -853,6 +873,7 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir, const confi
     }
     if (auto st = im.migrate(); !st) return st.err();
     if (auto st = im.prepare_writer(); !st) return st.err();
+    im.recount_orphans();
     im.writer = std::thread([&im] { im.run(); });
     return s;
 }
@@ -887,17 +908,14 @@ void store::update_outbox(outbox_change c, completion done) { impl_->enqueue(std
 
 void store::resend(const std::string& message_id, completion done) { impl_->enqueue(resend_request{message_id}, std::move(done)); }
 
-static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::string& where, const std::vector<std::variant<std::string, std::int64_t>>& args) {
+static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::string& where, const std::vector<sql_arg>& args) {
     std::string sql = fmt::format(
         "SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error, "
         "COALESCE((SELECT p.bytes FROM payload p WHERE p.message_seq = o.message_seq ORDER BY p.stage = 'signed' DESC, p.stage = 'mapped' DESC, p.version DESC LIMIT 1), '') "
         "FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE {}", where);
     auto q = prepare(db, sql);
     if (!q) return q.err();
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (auto* t = std::get_if<std::string>(&args[i])) bind_value(q->get(), static_cast<int>(i) + 1, *t);
-        else bind_value(q->get(), static_cast<int>(i) + 1, std::get<std::int64_t>(args[i]));
-    }
+    bind_all(q->get(), args);
     std::vector<outbox_job> out;
     int rc;
     while ((rc = sqlite3_step(q->get())) == SQLITE_ROW) {
@@ -940,15 +958,12 @@ constexpr const char* notification_columns =
     "r.customs_code, COALESCE(n.body, ''), n.content_type, r.seq";
 }  // namespace
 
-static result<std::vector<notification_job>> read_jobs(sqlite3* db, const std::string& where, const std::vector<std::variant<std::string, std::int64_t>>& args) {
+static result<std::vector<notification_job>> read_jobs(sqlite3* db, const std::string& where, const std::vector<sql_arg>& args) {
     std::string sql = fmt::format("SELECT {} FROM notification n JOIN message m ON m.seq = n.message_seq JOIN receipt_record r ON r.seq = n.record_seq "
                                   "JOIN receipt rc ON rc.seq = r.receipt_seq WHERE {}", notification_columns, where);
     auto q = prepare(db, sql);
     if (!q) return q.err();
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (auto* t = std::get_if<std::string>(&args[i])) bind_value(q->get(), static_cast<int>(i) + 1, *t);
-        else bind_value(q->get(), static_cast<int>(i) + 1, std::get<std::int64_t>(args[i]));
-    }
+    bind_all(q->get(), args);
     std::vector<notification_job> out;
     std::vector<std::int64_t> records;
     int rc;
@@ -1093,7 +1108,7 @@ result<page> store::list(const query& qy) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
     std::string sql = fmt::format("SELECT {} FROM message WHERE 1=1", message_columns);
-    std::vector<std::variant<std::string, std::int64_t>> args;
+    std::vector<sql_arg> args;
     auto text = [&](std::string_view clause, const std::string& v) {
         sql += clause;
         args.emplace_back(v);
@@ -1118,11 +1133,7 @@ result<page> store::list(const query& qy) const {
     if (sqlite3_prepare_v2(db->get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
         return error(errc::store_failed, sqlite_error(db->get(), "list"));
     stmt_ptr st(raw);
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const int idx = static_cast<int>(i) + 1;
-        if (auto* t = std::get_if<std::string>(&args[i])) bind_value(st.get(), idx, *t);
-        else bind_value(st.get(), idx, std::get<std::int64_t>(args[i]));
-    }
+    bind_all(st.get(), args);
     page pg;
     int rc;
     while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) pg.items.push_back(read_message(st.get()));

@@ -178,6 +178,9 @@ store::notification_change notifier::handle(const store::notification_job& j) {
                         if (*col == "ok" || *col == "bad") rec.judgement = *col;
                     }
                 }
+        if (auto* t = knowledge_->types->find(j.type))
+            if (std::find(t->returns.final_statuses.begin(), t->returns.final_statuses.end(), j.status) != t->returns.final_statuses.end())
+                rec.final = true;
         auto [code, desc] = formats::customs_code_in(rec.info);
         rec.customs_desc = desc;
         mapping::receipt_original orig{j.message_id, j.message_type, j.partner, ""};

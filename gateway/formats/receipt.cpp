@@ -2,6 +2,7 @@
 
 #include <iconv.h>
 
+#include <algorithm>
 #include <regex>
 #include <set>
 
@@ -173,6 +174,8 @@ result<receipt_reading> receipt_reader::read_doc(xmlDoc* doc, const xml::limits&
                     if (*c == "ok" || *c == "bad") r.judgement = *c;
                 }
             }
+        if (std::find(t->returns.final_statuses.begin(), t->returns.final_statuses.end(), r.status) != t->returns.final_statuses.end())
+            r.final = true;
         if (r.meaning.empty() && !r.status.empty() && r.status[0] == '-') {
             // Negative codes are processing errors of customs; the tables name the well-known ones only.
             r.meaning = "processing error (处理错误)";

@@ -18,14 +18,7 @@ customs_progress progress_of(const formats::receipt_record& r) {
         case 3: return {30, doc_state::accepted};
         case 4: return {1000, doc_state::returned};
         case 100: return {1000, doc_state::returned};
-        case 120: {
-            // 入库 (stored by customs) ends the road of orders, payments and waybills (FORMATS §3: CEB311/411/
-            // 511 go 2 → 120); inventory lists, cancels, refunds and entries go on to review and release.
-            static const char* continuing[] = {"CEB622", "CEB624", "CEB626", "CEB712", "CEB604", "CEB606", "CEB608", "CEB702", "CEB214", "CEB216"};
-            for (auto* t : continuing)
-                if (r.type == t) return {120, doc_state::accepted};
-            return {999, doc_state::closed};
-        }
+        case 120: return r.final ? customs_progress{999, doc_state::closed} : customs_progress{120, doc_state::accepted};  // per type: xsd/families
         case 300: return {300, doc_state::accepted};
         case 399: return {399, doc_state::accepted};
         case 500: return {500, doc_state::accepted};

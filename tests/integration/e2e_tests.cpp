@@ -119,7 +119,7 @@ TEST_CASE("end to end: lists signed, sent through the client folder, receipted b
     }
     std::set<std::string> final_states{"CLOSED", "RETURNED"};
     std::map<std::string, std::string> state;
-    for (int round = 0; round < 400; ++round) {
+    for (int round = 0; round < 1200; ++round) {  // ≤ 60 s: the loop ends as soon as all are final
         int done = 0;
         for (auto& id : ids) {
             state[id] = body_json(c.get("/v1/messages/" + id, "admin-token"))["state"];

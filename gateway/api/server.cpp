@@ -366,6 +366,31 @@ void router::handle(request req, responder respond) {
     if (path.starts_with("/v1/messages/") && path.ends_with("/resend") && req.method() == http::verb::post) {
         if (!who.admin) return respond(error_response(errc::forbidden, "operators only", {}, ver, ka));
         std::string id = path.substr(13, path.size() - 13 - 7);
+        // {"new_guid": true} (or ?new_guid=true): send it again as a new message, fresh guid, appType 2.
+        bool new_guid = parse_query(query_text)["new_guid"] == "true";
+        if (!req.body().empty()) {
+            auto b = json::parse(req.body(), nullptr, false);
+            if (b.is_discarded() || !b.is_object())
+                return respond(error_response(errc::bad_request, "the body must be a JSON object such as {\"new_guid\": true}", {}, ver, ka));
+            if (b.contains("new_guid")) {
+                if (!b["new_guid"].is_boolean()) return respond(error_response(errc::bad_request, "new_guid must be true or false", {}, ver, ka));
+                new_guid = b["new_guid"].get<bool>();
+            }
+        }
+        if (new_guid) {
+            auto post_job = [this, id, respond, ver, ka] {
+                ctx_.intake.replay_with_new_guid(id, [respond, ver, ka](intake::pipeline::replay_answer a) {
+                    if (a.code != errc::ok) return respond(error_response(a.code, a.message, a.problems, ver, ka));
+                    respond(json_response(202, dump(json{{"id", a.id}, {"replay_of", a.original}, {"state", a.state}, {"guid", a.guid},
+                                                         {"app_type", "2"}, {"cop_msg_id", a.id}}), ver, ka));
+                });
+            };
+            if (!ctx_.workers.try_post(std::move(post_job))) {
+                overloaded_->inc();
+                return respond(error_response(errc::overloaded, "the gateway is at capacity; retry after the indicated delay", {}, ver, ka));
+            }
+            return;
+        }
         ctx_.store.resend(id, [respond, ver, ka](result<store::stored> r) {
             if (!r) return respond(error_response(r.err().code, r.err().message, {}, ver, ka));
             respond(json_response(202, dump(json{{"id", r->id}, {"state", r->state}, {"cop_msg_id", "unchanged"}}), ver, ka));

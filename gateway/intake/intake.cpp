@@ -19,6 +19,9 @@
 #include "gateway/pipeline/state.hpp"
 #include "gateway/xml/parser.hpp"
 
+#include <libxml/tree.h>
+#include <openssl/rand.h>
+
 namespace portgate::intake {
 namespace {
 
@@ -72,6 +75,66 @@ store::new_message make_output(const std::string& partner, const std::string& ro
     c.events.push_back({"mapped", c.state, "", d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
     c.bytes = o.bytes;
     return c;
+}
+
+// A fresh customs guid: 36 characters, upper-case hex in 8-4-4-4-12 groups (random, version 4).
+std::string fresh_guid() {
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+    std::string s;
+    static const char* hex = "0123456789ABCDEF";
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+        s += hex[b[i] >> 4];
+        s += hex[b[i] & 15];
+    }
+    return s;
+}
+
+// Gives every guid of the document a fresh value (the root's guid attribute and each head's guid element)
+// and sets every appType to 2; removes a signature the stored document may carry. Returns the number of
+// appType elements changed and the first head's new guid (the root's when there is no head guid).
+std::pair<int, std::string> renew_guids(xmlDoc* doc) {
+    int app_types = 0;
+    std::string first;
+    xmlNode* root = xmlDocGetRootElement(doc);
+    if (!root) return {0, {}};
+    std::string message_guid;  // the root's (message) guid; the answer names the first document head's guid
+    if (xmlHasProp(root, BAD_CAST "guid")) {
+        message_guid = fresh_guid();
+        xmlSetProp(root, BAD_CAST "guid", BAD_CAST message_guid.c_str());
+    }
+    std::vector<xmlNode*> stack{root};
+    while (!stack.empty()) {
+        xmlNode* n = stack.back();
+        stack.pop_back();
+        for (xmlNode* c = n->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE) continue;
+            std::string_view name(reinterpret_cast<const char*>(c->name));
+            if (n == root && name == "Signature") continue;
+            if (name == "guid") {
+                std::string g = fresh_guid();
+                if (first.empty()) first = g;
+                xmlNodeSetContent(c, BAD_CAST g.c_str());
+            } else if (name == "appType") {
+                xmlNodeSetContent(c, BAD_CAST "2");
+                ++app_types;
+            } else {
+                stack.push_back(c);
+            }
+        }
+    }
+    for (xmlNode* c = root->children; c;) {
+        xmlNode* next = c->next;
+        if (c->type == XML_ELEMENT_NODE && std::string_view(reinterpret_cast<const char*>(c->name)) == "Signature") {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+        c = next;
+    }
+    return {app_types, first.empty() ? message_guid : first};
 }
 
 }  // namespace
@@ -618,6 +681,109 @@ std::size_t pipeline::complete_join(const config::route& wr, const config::route
         return 0;
     }
     return r->duplicate ? 0 : 1;
+}
+
+void pipeline::replay_with_new_guid(const std::string& id, std::function<void(replay_answer)> done) {
+    auto fail = [&](errc c, std::string text, std::vector<problem> problems = {}) {
+        replay_answer a;
+        a.code = c;
+        a.message = std::move(text);
+        a.original = id;
+        a.problems = std::move(problems);
+        done(std::move(a));
+    };
+    auto got = store_.get(id);
+    if (!got) return fail(got.err().code, got.err().message);
+    if (!got->has_value()) return fail(errc::not_found, fmt::format("message {} does not exist", id));
+    const store::message_view& mv = **got;
+    bool queued = false;
+    for (auto& e : mv.events) {
+        if (e.kind == "queued") queued = true;
+        if (e.kind == "replayed") return fail(errc::bad_request, fmt::format("message {} was replayed already: {}", id, e.detail));
+    }
+    if (!queued) return fail(errc::bad_request, fmt::format("message {} was never queued for customs: nothing to replay", id));
+    if (mv.state != "DEAD" && mv.state != "RETURNED" && mv.state != "REJECTED")
+        return fail(errc::bad_request, fmt::format("message {} is {}: only a DEAD, RETURNED or REJECTED message is sent again with a new guid "
+                                                   "(POST …/resend without new_guid resends a dead one unchanged)", id, mv.state));
+    const config::route* r = cfg_.route_by_id(mv.route);
+    if (!r || r->endpoint.empty())
+        return fail(errc::bad_request, fmt::format("message {}: its route '{}' is gone or has no endpoint now", id, mv.route));
+    std::optional<std::string> bytes;
+    for (const char* stage : {"mapped", "inbound"}) {
+        auto p = store_.payload(id, stage);
+        if (!p) return fail(p.err().code, p.err().message);
+        if (p->has_value()) {
+            bytes = std::move(**p);
+            break;
+        }
+    }
+    if (!bytes) return fail(errc::not_found, fmt::format("message {} has no unsigned payload to replay", id));
+    auto parsed = xml::parse(*bytes, cfg_.server.xml, id);
+    if (!parsed) return fail(parsed.err().code, parsed.err().message, parsed.err().problems);
+    auto [app_types, guid] = renew_guids(parsed->doc.get());
+    if (app_types == 0)
+        return fail(errc::bad_request, fmt::format("{} has no appType: a replay with a new guid and appType 2 is for the CEB families; "
+                                                   "resend it unchanged instead", mv.type));
+    xmlChar* out = nullptr;
+    int len = 0;
+    xmlDocDumpMemoryEnc(parsed->doc.get(), &out, &len, "UTF-8");
+    if (!out) return fail(errc::internal, "could not serialise the replayed document");
+    std::string text(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
+    xmlFree(out);
+
+    validation::options vo;
+    vo.type = mv.type;
+    vo.prof = validation::profile::automatic;
+    auto rep = validation::check(*knowledge_, text, vo, cfg_.server.xml, mv.type);
+    if (!rep) return fail(rep.err().code, rep.err().message, rep.err().problems);
+    if (!rep->valid()) return fail(rep->code, fmt::format("the replayed {} is not valid: {}", mv.type, rep->message), rep->problems);
+
+    store::new_message c;
+    c.id = new_message_id();
+    c.partner = mv.partner;
+    c.channel = "replay";
+    c.route = r->id;
+    c.direction = "out";
+    c.payload_stage = "mapped";
+    c.type = mv.type;
+    c.root = mv.root;
+    c.doc_guid = guid.size() > 64 ? guid.substr(0, 64) : guid;
+    c.received_at = store::now_ms();
+    c.sha256 = sha256_hex(text);
+    c.state = std::string(to_string(doc_state::mapped));
+    for (auto& rec : rep->keys)
+        for (auto& kv : rec) c.keys.push_back(kv);
+    c.events.push_back({"replay_of", c.state, "", nlohmann::json{{"original", id}, {"original_state", mv.state}, {"guid", guid},
+                                                                 {"app_type", "2"}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    c.bytes = std::move(text);
+    std::vector<problem> problems;
+    auto sg = attach_signature(*r, c, problems);
+    if (!sg) return fail(sg.err().code, sg.err().message, problems);
+    if (*sg) {
+        mark_signed(*r, c);
+    } else if (const auto* t = knowledge_->types->find(mv.type); t) {
+        const formats::family_info* fam = knowledge_->types->family(t->family);
+        if (fam && fam->signature == "enveloped")
+            return fail(errc::bad_request, fmt::format("route '{}' has no signer: a {} with a new guid must be signed again, by portgate", r->id, mv.type));
+    }
+    queue_for_customs(*r, c);
+
+    store::message_update u;
+    u.id = id;
+    u.events.push_back({"replayed", "", "", nlohmann::json{{"replay", c.id}, {"guid", guid}, {"app_type", "2"}}.dump()});
+    replay_answer a;
+    a.original = id;
+    a.id = c.id;
+    a.guid = guid;
+    a.state = c.state;
+    u.children.push_back(std::move(c));
+    store_.update(std::move(u), [a = std::move(a), done = std::move(done)](result<store::stored> r) mutable {
+        if (!r) {
+            a.code = r.err().code;
+            a.message = r.err().message;
+        }
+        done(std::move(a));
+    });
 }
 
 std::size_t pipeline::recheck_waiting() {

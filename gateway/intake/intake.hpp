@@ -66,6 +66,18 @@ public:
     };
     void process_receipt(std::string bytes, std::string channel, std::string source, std::function<void(receipt_answer)> done);
 
+    // Operator replay of a customs message as a NEW message: its unsigned document with a fresh guid in every
+    // head and appType 2 (modification), checked, signed and queued again under a new id (= new CopMsgId).
+    // Only a message that was queued for customs and ended DEAD, RETURNED or REJECTED, and only once (replay
+    // the replay if it fails again). The new message is a child of the original; the original gets a
+    // "replayed" event naming it and the new one a "replay_of" event naming the original (the audit link).
+    struct replay_answer {
+        errc code = errc::ok;
+        std::string message, original, id, guid, state;
+        std::vector<problem> problems;
+    };
+    void replay_with_new_guid(const std::string& id, std::function<void(replay_answer)> done);
+
     // Start-up: joins whose other document arrived while nobody could finish them (a crash between the two
     // commits) are completed now. Returns the number of joins completed.
     std::size_t recheck_waiting();

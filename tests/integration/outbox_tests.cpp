@@ -122,3 +122,98 @@ endpoint = "customs-https"
     CHECK(c.request(boost::beast::http::verb::post, "/v1/messages/" + id + "/resend", "", {{"Authorization", "Bearer other-shop-key"}})
               .result_int() == 403);
 }
+
+TEST_CASE("a dead customs message is replayed as a new message with a fresh guid and appType 2, linked both ways", "[outbox][integration]") {
+    temp_dir keys("replay-pki");
+    auto script = fs::path(PORTGATE_SOURCE_DIR) / "tests" / "sign" / "make_test_pki.sh";
+    REQUIRE(std::system(fmt::format("bash '{}' '{}' >/dev/null 2>&1", script.string(), keys.path.string()).c_str()) == 0);
+    gateway_options o;
+    o.extra_config = fmt::format(R"~(
+[[signer]]
+id = "card-1"
+key = "{key}"
+cert = "{cert}"
+algorithm = "ecdsa-sha256"
+
+[[endpoint]]
+id = "customs-https"
+kind = "https"
+url = "https://127.0.0.1:9/ceb"
+ca_file = "{ca}"
+max_attempts = 1
+read_timeout_ms = 500
+
+[[route]]
+id = "signed-lists"
+partner = "other-shop"
+root = "{{http://www.chinaport.gov.cn/ceb}}CEB621Message"
+schema = "ceb-import-draft"
+signer = "card-1"
+endpoint = "customs-https"
+)~", fmt::arg("key", (keys.path / "ec.key").string()), fmt::arg("cert", (keys.path / "ec.pem").string()),
+                                 fmt::arg("ca", (keys.path / "ca.pem").string()));
+    gateway_process gw("outbox-replay", o);
+    gw.start();
+    http_client c(gw.host(), gw.port());
+    auto r = c.post_xml("/v1/messages", sample("ceb/ceb621-inventory-valid.xml"), "other-shop-key");
+    INFO(r.body());
+    REQUIRE(r.result_int() == 202);
+    std::string id = body_json(r)["id"];
+    REQUIRE(wait_for_state(c, id, "DEAD", 20)["state"] == "DEAD");
+    auto replay = [&](const std::string& who, const std::string& which) {
+        return c.request(boost::beast::http::verb::post, "/v1/messages/" + which + "/resend", R"({"new_guid": true})",
+                         {{"Authorization", "Bearer " + who}, {"Content-Type", "application/json"}});
+    };
+    CHECK(replay("other-shop-key", id).result_int() == 403);
+    auto rp = replay("admin-token", id);
+    INFO(rp.body());
+    REQUIRE(rp.result_int() == 202);
+    json a = body_json(rp);
+    std::string nid = a["id"];
+    CHECK(nid != id);
+    CHECK(a["replay_of"] == id);
+    CHECK(a["cop_msg_id"] == nid);
+    std::string guid = a["guid"];
+    CHECK(guid.size() == 36);
+
+    // The new document: a fresh guid, appType 2, everything else as before, signed again (xmlsec1 verifies).
+    auto signed_new = c.get("/v1/messages/" + nid + "/payloads/signed", "admin-token");
+    REQUIRE(signed_new.result_int() == 200);
+    std::string old_doc = read_file(fs::path(PORTGATE_SOURCE_DIR) / "samples" / "ceb" / "ceb621-inventory-valid.xml");
+    std::smatch g_old, g_new;
+    REQUIRE(std::regex_search(old_doc, g_old, std::regex("<ceb:guid>([^<]*)</ceb:guid>")));
+    REQUIRE(std::regex_search(signed_new.body(), g_new, std::regex("<ceb:guid>([^<]*)</ceb:guid>")));
+    CHECK(g_new[1].str() == guid);
+    CHECK(g_new[1].str() != g_old[1].str());
+    CHECK(signed_new.body().find("<ceb:appType>2</ceb:appType>") != std::string::npos);
+    CHECK(signed_new.body().find("<ceb:appType>1</ceb:appType>") == std::string::npos);
+    std::smatch order;
+    REQUIRE(std::regex_search(old_doc, order, std::regex("<ceb:orderNo>([^<]*)</ceb:orderNo>")));
+    CHECK(signed_new.body().find(order[0].str()) != std::string::npos);
+    fs::path f = keys.path / "replayed.xml";
+    write_file(f, signed_new.body());
+    CHECK(std::system(fmt::format("xmlsec1 --verify --trusted-pem '{}' '{}' >/dev/null 2>&1", (keys.path / "ca.pem").string(), f.string()).c_str()) == 0);
+
+    // The audit trail links both ways; the replay is a child of the original and went to the outbox.
+    json orig = body_json(c.get("/v1/messages/" + id, "admin-token"));
+    json last = orig["events"].back();
+    CHECK(last["kind"] == "replayed");
+    CHECK(last["detail"].dump().find(nid) != std::string::npos);
+    json fresh = wait_for_state(c, nid, "DEAD", 20);
+    CHECK(fresh["parent"] == id);
+    bool linked = false, queued = false;
+    for (auto& e : fresh["events"]) {
+        linked |= e["kind"] == "replay_of" && e["detail"].dump().find(id) != std::string::npos;
+        queued |= e["kind"] == "queued";
+    }
+    CHECK(linked);
+    CHECK(queued);
+    // Once only: the original is replayed already; a message that is not dead is refused.
+    auto again = replay("admin-token", id);
+    CHECK(again.result_int() == 400);
+    CHECK(again.body().find(nid) != std::string::npos);
+    // Plain resend (no body) still keeps the CopMsgId.
+    auto same = c.request(boost::beast::http::verb::post, "/v1/messages/" + nid + "/resend", "", {{"Authorization", "Bearer admin-token"}});
+    CHECK(same.result_int() == 202);
+    CHECK(body_json(same)["id"] == nid);
+}

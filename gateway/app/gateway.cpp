@@ -97,6 +97,8 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     });
     if (!snd) return snd.err();
     im.sender = std::move(snd.value());
+    auto* sender = im.sender.get();
+    im.pipeline->on_queued([sender] { sender->wake(); });
     im.router = std::make_unique<api::router>(api::context{im.cfg, *im.st, *im.pipeline, *im.workers, im.m});
     im.server = std::make_unique<api::server>(im.ioc, *im.router, im.cfg.server);
     im.folders = std::make_unique<adapters::folder_intake>(im.cfg, *im.pipeline, *im.workers, im.m);

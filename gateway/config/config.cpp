@@ -318,7 +318,7 @@ result<config> load(const fs::path& file) {
             ep.line = static_cast<int>(t.source().begin.line);
             rd.unknown_keys(t, "[[endpoint]]", {"id", "kind", "url", "ca_file", "client_cert", "client_key", "key_password_env",
                                                 "key_password_file", "root", "biz", "dxp_sender_id", "dxp_receivers", "max_attempts",
-                                                "read_timeout_ms"});
+                                                "read_timeout_ms", "concurrency"});
             if (auto v = rd.get<std::string>(t, "id", "endpoint", true)) ep.id = *v;
             if (auto v = rd.get<std::string>(t, "kind", "endpoint")) ep.kind = *v;
             if (ep.kind != "https" && ep.kind != "client-folder")
@@ -335,6 +335,10 @@ result<config> load(const fs::path& file) {
             ep.dxp_receivers = rd.strings(t, "dxp_receivers", "endpoint");
             if (auto v = rd.get<std::int64_t>(t, "max_attempts", "endpoint")) ep.max_attempts = static_cast<int>(*v);
             if (auto v = rd.get<std::int64_t>(t, "read_timeout_ms", "endpoint")) ep.read_timeout_ms = static_cast<int>(*v);
+            if (auto v = rd.get<std::int64_t>(t, "concurrency", "endpoint")) {
+                if (*v < 1 || *v > 64) rd.add(&t, fmt::format("endpoint '{}': concurrency must be 1 to 64", ep.id));
+                else ep.concurrency = static_cast<int>(*v);
+            }
             if (ep.kind == "https" && ep.url.rfind("https://", 0) != 0)
                 rd.add(&t, fmt::format("endpoint '{}': an https endpoint needs url = \"https://…\"", ep.id));
             if (ep.kind == "client-folder" && ep.root.empty()) rd.add(&t, fmt::format("endpoint '{}': a client-folder endpoint needs root", ep.id));

@@ -117,6 +117,7 @@ struct endpoint {
     std::vector<std::string> dxp_receivers;    // default: DXPEDCCEB0000002 (CBEC import)
     int max_attempts = 8;                      // then dead letter
     int read_timeout_ms = 30000;
+    int concurrency = 4;                       // deliveries in flight at once (HTTPS: pooled connections)
     int line = 0;
 };
 

@@ -36,6 +36,7 @@ result<std::unique_ptr<sender>> sender::create(const config::config& cfg, store:
             hc.key_password_env = ep.key_password_env;
             hc.key_password_file = ep.key_password_file;
             hc.read_timeout = std::chrono::milliseconds(ep.read_timeout_ms);
+            hc.pool_size = static_cast<std::size_t>(ep.concurrency);
             hc.dxp = dxp;
             auto e = adapters::https::https_endpoint::create(hc);
             if (!e) return error(e.err().code, fmt::format("endpoint '{}' (config line {}): {}", ep.id, ep.line, e.err().message));
@@ -61,6 +62,7 @@ result<std::unique_ptr<sender>> sender::create(const config::config& cfg, store:
                 }));
         }
         s->max_attempts_[ep.id] = ep.max_attempts;
+        s->concurrency_[ep.id] = ep.concurrency;
     }
     s->sent_ = &m.counter_for("portgate_customs_deliveries_total", "outcome=\"accepted\"");
     s->rejected_ = &m.counter_for("portgate_customs_deliveries_total", "outcome=\"rejected\"");
@@ -93,7 +95,8 @@ void sender::loop() {
     for (;;) {
         {
             std::unique_lock lk(mu_);
-            cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stop_; });
+            cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stop_ || woken_; });
+            woken_ = false;
             if (stop_) return;
         }
         while (run_once() > 0) {
@@ -103,10 +106,50 @@ void sender::loop() {
     }
 }
 
+void sender::wake() {
+    {
+        std::lock_guard lk(mu_);
+        woken_ = true;
+    }
+    cv_.notify_all();
+}
+
+bool sender::is_resting(const std::string& endpoint, store::millis now) {
+    std::lock_guard lk(rest_mu_);
+    auto it = resting_.find(endpoint);
+    return it != resting_.end() && it->second.until > now;
+}
+
+void sender::trip(const std::string& endpoint) {
+    std::lock_guard lk(rest_mu_);
+    auto& r = resting_[endpoint];
+    ++r.trips;
+    r.until = store::now_ms() + std::min<store::millis>(30000, 1000LL << std::min(r.trips - 1, 5));
+}
+
+void sender::recovered(const std::string& endpoint) {
+    std::lock_guard lk(rest_mu_);
+    resting_.erase(endpoint);
+}
+
 std::size_t sender::run_once() {
-    auto jobs = store_.due_outbox(store::now_ms(), 32);
-    if (!jobs) return 0;
-    for (auto& j : *jobs) {
+    store::millis now = store::now_ms();
+    std::vector<std::string> skip;
+    {
+        std::lock_guard lk(rest_mu_);
+        for (auto& [ep, r] : resting_)
+            if (r.until > now) skip.push_back(ep);
+    }
+    auto jobs = store_.due_outbox(now, 256, skip);
+    if (!jobs || jobs->empty()) return 0;
+    std::map<std::string, std::vector<const store::outbox_job*>> by_endpoint;
+    for (auto& j : *jobs) by_endpoint[j.endpoint].push_back(&j);
+
+    // Outcomes are committed asynchronously; the round ends when all are durable.
+    std::mutex done_mu;
+    std::condition_variable done_cv;
+    std::size_t outstanding = 0, attempted = 0;
+    auto deliver = [&](const store::outbox_job& j) {
         store::outbox_change c;
         c.seq = j.seq;
         c.attempts = j.attempts + 1;
@@ -124,6 +167,8 @@ std::size_t sender::run_once() {
             d.file_name = fmt::format("{}_{}.xml", j.type, j.cop_msg_id);
             r = it->second->send(d);
         }
+        if (r.result == adapters::outcome::retry) trip(j.endpoint);
+        else recovered(j.endpoint);
         nlohmann::json detail{{"endpoint", j.endpoint}, {"attempt", c.attempts}, {"code", r.code}, {"detail", r.detail}};
         std::string det = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         switch (r.result) {
@@ -159,15 +204,45 @@ std::size_t sender::run_once() {
             break;
         }
         }
-        std::promise<result<store::stored>> p;
-        auto f = p.get_future();
-        store_.update_outbox(std::move(c), [&p](result<store::stored> x) { p.set_value(std::move(x)); });
-        f.get();
+        {
+            std::lock_guard lk(done_mu);
+            ++outstanding;
+            ++attempted;
+        }
+        store_.update_outbox(std::move(c), [&](result<store::stored> x) {
+            if (!x) spdlog::error("outbox update of {}: {}", j.message_id, x.err().message);
+            std::lock_guard lk(done_mu);
+            if (--outstanding == 0) done_cv.notify_all();
+        });
         if (!r.response.empty() && sink_)
             if (auto st = sink_(r.response, fmt::format("{}:{}", j.endpoint, j.cop_msg_id)); !st)
                 spdlog::error("answer of {} for {} not stored: {}", j.endpoint, j.message_id, st.err().message);
+    };
+    // Per endpoint: `concurrency` lanes take its jobs in order; a lane stops when the endpoint rests.
+    std::vector<std::thread> lanes;
+    std::vector<std::unique_ptr<std::atomic<std::size_t>>> cursors;
+    for (auto& [ep, list] : by_endpoint) {
+        cursors.push_back(std::make_unique<std::atomic<std::size_t>>(0));
+        auto* next = cursors.back().get();
+        auto* jobs_of = &list;
+        int n = std::clamp<int>(concurrency_.count(ep) ? concurrency_[ep] : 4, 1, static_cast<int>(list.size()));
+        auto lane = [&, next, jobs_of, ep = ep] {
+            for (;;) {
+                std::size_t i = (*next)++;
+                if (i >= jobs_of->size() || is_resting(ep, store::now_ms())) return;
+                deliver(*(*jobs_of)[i]);
+            }
+        };
+        if (n == 1 && by_endpoint.size() == 1) {
+            lane();
+        } else {
+            for (int k = 0; k < n; ++k) lanes.emplace_back(lane);
+        }
     }
-    return jobs->size();
+    for (auto& t : lanes) t.join();
+    std::unique_lock lk(done_mu);
+    done_cv.wait(lk, [&] { return outstanding == 0; });
+    return attempted;
 }
 
 }  // namespace portgate::delivery

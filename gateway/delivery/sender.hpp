@@ -1,7 +1,10 @@
 // Delivery to customs: the outbox (store) holds every customs message to send with its CopMsgId; this thread
-// sends the due ones through their endpoint adapter (adapters/: HTTPS with mTLS, the client's folders, DXP
-// envelope), retries with exponential back-off and jitter up to the endpoint's limit, then dead letter. An
-// answer the endpoint returns at once (a DxpRep) is taken in as a receipt like any other.
+// takes the due ones in rounds and sends them through their endpoint adapter (adapters/: HTTPS with mTLS, the
+// client's folders, DXP envelope) on up to `concurrency` lanes per endpoint; retries with exponential back-off
+// and jitter up to the endpoint's limit, then dead letter. An endpoint that fails rests (1 s, doubling to 30 s)
+// before the next attempt, so an outage costs one timeout, not one per queued message. Outcomes are committed
+// asynchronously and awaited once per round (a job is never taken twice). An answer the endpoint returns at
+// once (a DxpRep) is taken in as a receipt like any other. wake() starts a round at once (new work queued).
 #pragma once
 
 #include <condition_variable>
@@ -29,6 +32,7 @@ public:
     void start();
     void stop();
     std::size_t run_once();
+    void wake();
 
 private:
     sender(const config::config& cfg, store::store& st, receipt_sink sink) : cfg_(cfg), store_(st), sink_(std::move(sink)) {}
@@ -37,7 +41,17 @@ private:
     store::store& store_;
     receipt_sink sink_;
     std::map<std::string, std::unique_ptr<adapters::endpoint>> endpoints_;
-    std::map<std::string, int> max_attempts_;
+    std::map<std::string, int> max_attempts_, concurrency_;
+    struct rest {
+        store::millis until = 0;
+        int trips = 0;
+    };
+    std::mutex rest_mu_;
+    std::map<std::string, rest> resting_;  // endpoint → resting until (after a failed attempt)
+    bool is_resting(const std::string& endpoint, store::millis now);
+    void trip(const std::string& endpoint);
+    void recovered(const std::string& endpoint);
+    bool woken_ = false;
     std::vector<std::unique_ptr<adapters::client_folder::client_folder_reader>> readers_;
     counter *sent_ = nullptr, *retried_ = nullptr, *dead_ = nullptr, *rejected_ = nullptr;
     std::mutex mu_;

@@ -434,7 +434,9 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         offered.clear();
         waiting.clear();
     }
-    store_.submit(std::move(m), [done = std::move(done), verdict, verdict_message = std::move(verdict_message),
+    bool to_send = !m.outbox_endpoint.empty();
+    for (auto& c : m.children) to_send |= !c.outbox_endpoint.empty();
+    store_.submit(std::move(m), [to_send, done = std::move(done), verdict, verdict_message = std::move(verdict_message),
                                  problems = std::move(problems), outcome_counter, started, this, rt, offered = std::move(offered),
                                  waiting = std::move(waiting)](result<store::stored> r) mutable {
         if (!r) {
@@ -442,6 +444,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
             return;
         }
         stored_latency_->observe(seconds_since(started));
+        if (to_send && !r->duplicate) queued();
         if (!r->duplicate && (!offered.empty() || !waiting.empty()) && rt)
             joiner_->post([this, id = r->id, rt, offered = std::move(offered), waiting = std::move(waiting)]() mutable {
                 after_commit(id, rt, std::move(offered), std::move(waiting));
@@ -680,6 +683,7 @@ std::size_t pipeline::complete_join(const config::route& wr, const config::route
         spdlog::error("join {} of {} with {}: {}", key, waiting_id, other_id, r.err().message);
         return 0;
     }
+    if (!r->duplicate) queued();
     return r->duplicate ? 0 : 1;
 }
 
@@ -777,10 +781,12 @@ void pipeline::replay_with_new_guid(const std::string& id, std::function<void(re
     a.guid = guid;
     a.state = c.state;
     u.children.push_back(std::move(c));
-    store_.update(std::move(u), [a = std::move(a), done = std::move(done)](result<store::stored> r) mutable {
+    store_.update(std::move(u), [this, a = std::move(a), done = std::move(done)](result<store::stored> r) mutable {
         if (!r) {
             a.code = r.err().code;
             a.message = r.err().message;
+        } else {
+            this->queued();
         }
         done(std::move(a));
     });

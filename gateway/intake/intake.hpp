@@ -78,6 +78,9 @@ public:
     };
     void replay_with_new_guid(const std::string& id, std::function<void(replay_answer)> done);
 
+    // Called (on the store's writer thread) after a commit that put work in the outbox: wakes the sender.
+    void on_queued(std::function<void()> hook) { queued_hook_ = std::move(hook); }
+
     // Start-up: joins whose other document arrived while nobody could finish them (a crash between the two
     // commits) are completed now. Returns the number of joins completed.
     std::size_t recheck_waiting();
@@ -105,6 +108,10 @@ private:
                               const std::string& key, const std::string& other_id);
     store::store& store_;
     metrics& metrics_;
+    std::function<void()> queued_hook_;
+    void queued() const {
+        if (queued_hook_) queued_hook_();
+    }
     histogram* stage_parse_;
     histogram* stage_validate_;
     histogram* stage_map_;

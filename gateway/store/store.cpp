@@ -932,10 +932,18 @@ static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::strin
     return out;
 }
 
-result<std::vector<outbox_job>> store::due_outbox(millis now, int limit) const {
+result<std::vector<outbox_job>> store::due_outbox(millis now, int limit, const std::vector<std::string>& skip) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
-    auto r = read_outbox(db->get(), fmt::format("o.state = 'pending' AND o.next_at <= ? ORDER BY o.next_at, o.message_seq LIMIT {}", std::clamp(limit, 1, 1000)), {now});
+    std::string not_in;
+    std::vector<sql_arg> args{now};
+    for (auto& e : skip) {
+        not_in += not_in.empty() ? " AND o.endpoint NOT IN (?" : ",?";
+        args.emplace_back(e);
+    }
+    if (!not_in.empty()) not_in += ")";
+    auto r = read_outbox(db->get(), fmt::format("o.state = 'pending' AND o.next_at <= ?{} ORDER BY o.next_at, o.message_seq LIMIT {}", not_in,
+                                                std::clamp(limit, 1, 1000)), args);
     impl_->give_reader(std::move(db.value()));
     return r;
 }

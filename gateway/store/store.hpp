@@ -225,7 +225,8 @@ public:
     // Operators: notifications that could not be delivered.
     result<std::vector<notification_job>> dead_notifications(int limit) const;
 
-    result<std::vector<outbox_job>> due_outbox(millis now, int limit) const;
+    // Due jobs, oldest first; `skip` = endpoints resting after a failure (their jobs stay for later).
+    result<std::vector<outbox_job>> due_outbox(millis now, int limit, const std::vector<std::string>& skip = {}) const;
     result<std::vector<outbox_job>> outbox_in_state(const std::string& state, int limit) const;
     void update_outbox(outbox_change c, completion done);
     // Operators: put a dead or rejected message back in the outbox with the same CopMsgId.

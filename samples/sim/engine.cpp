@@ -350,6 +350,8 @@ std::string stats::json() const {
     j["callback_failures"] = callback_failures_;
     j["callback_rejected"] = callback_rejected_;
     j["pending"] = pending_;
+    j["repeated_cop_msg_ids"] = repeats_;
+    j["distinct_cop_msg_ids"] = distinct_;
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -435,6 +437,15 @@ const scenario* engine::find(std::string_view message_type) const {
 }
 
 answer engine::handle(std::string_view bytes, std::string_view file_name, std::vector<delivery>& out) {
+    bool repeat = false;
+    answer a = handle_first(bytes, file_name, out, repeat);
+    if (repeat || a.cop_msg_id.empty() || a.cop_msg_id == "UNKNOWN") return a;
+    std::lock_guard l(seen_m_);
+    seen_[a.cop_msg_id] = a;
+    return a;
+}
+
+answer engine::handle_first(std::string_view bytes, std::string_view file_name, std::vector<delivery>& out, bool& repeat) {
     stats_.received();
     answer a;
     xml::limits lim;
@@ -476,6 +487,26 @@ answer engine::handle(std::string_view bytes, std::string_view file_name, std::v
             if (ti.sender_id.empty()) ti.sender_id = "UNKNOWN";
             if (ti.cop_msg_id.empty()) ti.cop_msg_id = "UNKNOWN";
             if (ti.receivers.empty()) ti.receivers = {opt_.receiver_id};
+            if (ti.cop_msg_id != "UNKNOWN") {
+                std::lock_guard l(seen_m_);
+                auto [it, fresh] = seen_.try_emplace(ti.cop_msg_id);
+                if (!fresh) {
+                    repeat = true;
+                    stats_.repeat();
+                    if (it->second) {
+                        answer again = *it->second;
+                        again.repeat = true;
+                        return again;
+                    }
+                    a.repeat = true;
+                    a.code = "3002";
+                    a.reason = "in_progress";
+                    a.dxprep = dxprep(ti, a.code, "报文正在处理，请稍后重试", {});
+                    return a;
+                }
+                stats_.distinct(seen_.size());
+                a.cop_msg_id = ti.cop_msg_id;
+            }
         }
         if (!opt_.accept_all) {
             auto sc = k_->catalog->find("dxp");

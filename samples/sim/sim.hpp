@@ -86,6 +86,8 @@ struct answer {
     std::string reason;         // stats reason: accepted, envelope_invalid, schema_invalid, signature:<code> …
     std::string dxprep;         // the DxpRep bytes
     std::string biz = "CEB";
+    std::string cop_msg_id;     // the DxpMsg's CopMsgId ("" for a bare document)
+    bool repeat = false;        // the CopMsgId was answered before: the same answer again, nothing sent
     bool accepted() const { return code == "0000"; }
 };
 
@@ -107,12 +109,14 @@ public:
     void callback_failure() { std::lock_guard l(m_); ++callback_failures_; }
     void callback_rejected() { std::lock_guard l(m_); ++callback_rejected_; }
     void pending(long delta) { std::lock_guard l(m_); pending_ += delta; }
+    void repeat() { std::lock_guard l(m_); ++repeats_; }
+    void distinct(std::uint64_t n) { std::lock_guard l(m_); distinct_ = n; }
     std::string json() const;
 
 private:
     mutable std::mutex m_;
     std::uint64_t received_ = 0, accepted_ = 0, duplicates_ = 0, out_of_order_ = 0, callback_failures_ = 0,
-                  callback_rejected_ = 0, receipts_total_ = 0;
+                  callback_rejected_ = 0, receipts_total_ = 0, repeats_ = 0, distinct_ = 0;
     long pending_ = 0;
     std::map<std::string, std::uint64_t> rejected_, codes_;
     std::map<std::string, std::map<std::string, std::uint64_t>> receipts_;
@@ -151,6 +155,8 @@ public:
 
     // Checks one arriving document (DxpMsg or bare business XML) and returns the transport answer; the
     // receipts it causes are returned in `out` with their due times.
+    // A CopMsgId answered before gets the same DxpRep again and causes nothing (a sender's retry after a lost
+    // answer takes effect once); while the first is still being checked, a repeat gets 3002 (retry later).
     answer handle(std::string_view bytes, std::string_view file_name, std::vector<delivery>& out);
 
     stats& counters() { return stats_; }
@@ -158,6 +164,9 @@ public:
 
 private:
     engine() = default;
+    answer handle_first(std::string_view bytes, std::string_view file_name, std::vector<delivery>& out, bool& repeat);
+    std::mutex seen_m_;
+    std::map<std::string, std::optional<answer>> seen_;  // CopMsgId → its answer (nullopt while in progress)
     options opt_;
     std::shared_ptr<const validation::knowledge> k_;
     std::vector<scenario> scenarios_;

@@ -352,6 +352,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
                 }
             }
         }
+        ro.checked_when_signed = [this, rt](const std::string& type) { return signs(*rt, type); };
         auto res = mapping::run_route(*knowledge_, *mappings_, *rt, parsed->doc.get(), ro);
         stage_map_->observe(seconds_since(t2));
         if (!res) {
@@ -469,9 +470,13 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
 }
 
 result<bool> pipeline::attach_signature(const config::route& r, store::new_message& m, std::vector<problem>& problems) {
-    auto sg = sign_for_route(r, m.type, m.bytes, problems);
+    std::vector<formats::key_values> keys;
+    auto sg = sign_for_route(r, m.type, m.bytes, problems, &keys);
     if (!sg) return sg.err();
     if (!*sg) return false;
+    if (m.keys.empty())  // a mapped output checked only as signed: its keys come from that check
+        for (auto& rec : keys)
+            for (auto& kv : rec) m.keys.push_back(kv);
     m.more_payloads.emplace_back("signed", std::move(**sg));
     return true;
 }
@@ -520,8 +525,15 @@ result<std::map<std::string, std::shared_ptr<sign::identity>>> pipeline::open_si
     return out;
 }
 
+bool pipeline::signs(const config::route& r, const std::string& type) const {
+    if (r.signer.empty() || !signers_.count(r.signer)) return false;
+    const formats::type_info* t = knowledge_->types->find(type);
+    const formats::family_info* fam = t ? knowledge_->types->family(t->family) : nullptr;
+    return fam && fam->signature == "enveloped";
+}
+
 result<std::optional<std::string>> pipeline::sign_for_route(const config::route& r, const std::string& type, const std::string& bytes,
-                                                            std::vector<problem>& problems) {
+                                                            std::vector<problem>& problems, std::vector<formats::key_values>* keys) {
     if (r.signer.empty()) return std::optional<std::string>();
     const formats::type_info* t = knowledge_->types->find(type);
     const formats::family_info* fam = t ? knowledge_->types->family(t->family) : nullptr;
@@ -532,7 +544,23 @@ result<std::optional<std::string>> pipeline::sign_for_route(const config::route&
     sign::placement where = fam->sign_before.empty() ? sign::placement::last_child() : sign::placement::before_child(fam->sign_before);
     auto signed_bytes = sign::sign_document(*it->second, bytes, where);
     stage_sign_->observe(seconds_since(t0));
-    if (!signed_bytes) return signed_bytes.err();
+    if (!signed_bytes) {
+        // An output that could not be signed may simply be invalid (its draft check is left to this stage):
+        // then the schema's and the rules' errors say more than the signer's.
+        if (!is_retryable(signed_bytes.err().code)) {
+            validation::options dv;
+            dv.type = type;
+            dv.prof = validation::profile::automatic;
+            if (auto rep = validation::check(*knowledge_, bytes, dv, cfg_.server.xml, type); rep && !rep->valid()) {
+                for (auto p : rep->problems) {
+                    p.message = fmt::format("{}: {}", type, p.message);
+                    problems.push_back(std::move(p));
+                }
+                return error(errc::mapping_output_invalid, fmt::format("{} is not valid: {}", type, rep->message));
+            }
+        }
+        return signed_bytes.err();
+    }
     // What is signed is what will be sent: it must pass the schema as sent and the as-sent rules.
     validation::options vo;
     vo.type = type;
@@ -546,6 +574,7 @@ result<std::optional<std::string>> pipeline::sign_for_route(const config::route&
         }
         return error(errc::mapping_output_invalid, fmt::format("{} is not valid as signed: {}", type, rep->message));
     }
+    if (keys) *keys = std::move(rep->keys);
     return std::optional<std::string>(std::move(signed_bytes.value()));
 }
 
@@ -642,6 +671,7 @@ std::size_t pipeline::complete_join(const config::route& wr, const config::route
     only.maps = {mp};
     mapping::route_run_options ro;
     ro.joined[mp.join->as].push_back(d2->doc.get());
+    ro.checked_when_signed = [this, &wr](const std::string& type) { return signs(wr, type); };
     auto res = mapping::run_route(*knowledge_, *mappings_, only, d1->doc.get(), ro);
     store::message_update u;
     u.id = waiting_id;

@@ -99,8 +99,11 @@ private:
     // Puts a customs message in the outbox of the route's endpoint (state QUEUED), when the route has one.
     void queue_for_customs(const config::route& r, store::new_message& m) const;
     // Signs `bytes` with the route's signer when its family is signed by portgate; nullopt = not signed.
+    // `keys` (when given) receives the business keys the as-sent check found.
     result<std::optional<std::string>> sign_for_route(const config::route& r, const std::string& type, const std::string& bytes,
-                                                      std::vector<problem>& problems);
+                                                      std::vector<problem>& problems, std::vector<formats::key_values>* keys = nullptr);
+    // True when the route's signer signs this type (its family is signed enveloped by portgate).
+    bool signs(const config::route& r, const std::string& type) const;
     struct joiner;
     std::unique_ptr<joiner> joiner_;
     void after_commit(const std::string& id, const config::route* r, std::vector<std::string> offered, std::vector<std::string> waiting);

@@ -82,7 +82,8 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
                 res.outputs.push_back(std::move(mp));
                 continue;
             }
-            if (opt.check_outputs) {
+            const bool later = !mp.type.empty() && opt.checked_when_signed && opt.checked_when_signed(mp.type);
+            if (opt.check_outputs && !later) {
                 validation::options vo;
                 vo.type = mp.type.empty() ? "auto" : mp.type;
                 vo.rules = true;

@@ -3,6 +3,7 @@
 // business rules). Shared by `portgate map` and the intake pipeline.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,10 @@ struct route_run_options {
     // Documents of the routes this one joins, by join name (`as`): each may hold several documents.
     std::map<std::string, std::vector<xmlDoc*>> joined;
     bool check_outputs = true;
+    // Output types checked later anyway, as signed (the pipeline signs them and checks the signed bytes against
+    // the as-sent profile, which covers the draft one): their draft check is skipped here and their keys are
+    // left empty for that later check to fill. Only applies to outputs whose type the route map declares.
+    std::function<bool(const std::string& type)> checked_when_signed;
 };
 
 // Join key values selected by `xpath` in `doc` (prefixes: the family namespaces of the document's type).

@@ -221,6 +221,21 @@ result<stmt_ptr> prepare(sqlite3* db, std::string_view sql) {
     return stmt_ptr(s);
 }
 
+// A statement from the writer's cache: reset and unbound when the handle goes out of scope.
+struct cached_stmt {
+    sqlite3_stmt* s = nullptr;
+    explicit cached_stmt(sqlite3_stmt* x) : s(x) {}
+    cached_stmt(cached_stmt&& o) noexcept : s(std::exchange(o.s, nullptr)) {}
+    cached_stmt(const cached_stmt&) = delete;
+    ~cached_stmt() {
+        if (s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+        }
+    }
+    sqlite3_stmt* get() const { return s; }
+};
+
 void bind_value(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
 void bind_value(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
 void bind_blob(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
@@ -301,6 +316,17 @@ struct store::impl {
     db_ptr wdb;
     stmt_ptr find_idem, insert_msg, insert_payload, insert_event, insert_idem, insert_key, insert_join, begin, commit, rollback;
     stmt_ptr find_seq, mark_join, count_waiting, set_state;
+    // Writer thread only: statements compiled once (the receipt and outbox paths used to compile ~12 per receipt).
+    std::unordered_map<std::string, stmt_ptr> stmt_cache;
+    result<cached_stmt> cached(const std::string& sql) {
+        auto it = stmt_cache.find(sql);
+        if (it == stmt_cache.end()) {
+            auto st = prepare(wdb.get(), sql);
+            if (!st) return st.err();
+            it = stmt_cache.emplace(sql, std::move(st.value())).first;
+        }
+        return cached_stmt(it->second.get());
+    }
 
     struct op {
         std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack, outbox_change, resend_request> what;
@@ -476,7 +502,7 @@ struct store::impl {
             if (auto r = insert_one(c, seq, now); !r) return r.err();
         if (!m.outbox_endpoint.empty()) {
             // The message's id is its CopMsgId: unique, ≤255, and the same on every retry.
-            auto o = prepare(wdb.get(), "INSERT INTO outbox (message_seq, endpoint, cop_msg_id, updated_at) VALUES (?,?,?,?)");
+            auto o = cached("INSERT INTO outbox (message_seq, endpoint, cop_msg_id, updated_at) VALUES (?,?,?,?)");
             if (!o) return o.err();
             bind_value(o->get(), 1, seq); bind_value(o->get(), 2, m.outbox_endpoint); bind_value(o->get(), 3, m.id); bind_value(o->get(), 4, now);
             if (sqlite3_step(o->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "queue in outbox"));
@@ -509,12 +535,16 @@ struct store::impl {
         // message of a partner hardly counts, a copNo or preNo decides.
         std::string vals;
         for (std::size_t i = 0; i < values.size(); ++i) vals += i ? ",(?)" : "(?)";
+        // A value held by more than 100 messages (a company code, a currency) does not identify anything: it is
+        // left out, and its count stops at 101, so a receipt costs the same with 10 k or 10 M messages stored.
         std::string sql = "WITH v(value) AS (VALUES " + vals + "), "
-                          "df AS (SELECT k.value, COUNT(DISTINCT k.message_seq) AS n FROM message_key k JOIN v ON v.value = k.value GROUP BY k.value) "
-                          "SELECT m.seq, m.id, SUM(1.0 / df.n) AS score, m.direction = 'out' FROM message_key k "
-                          "JOIN df ON df.value = k.value JOIN message m ON m.seq = k.message_seq "
+                          "df AS (SELECT v.value, (SELECT COUNT(DISTINCT s) FROM (SELECT k.message_seq AS s FROM message_key k "
+                          "WHERE k.value = v.value LIMIT 101)) AS n FROM v) "
+                          "SELECT m.seq, m.id, SUM(1.0 / df.n) AS score, m.direction = 'out' FROM df "
+                          "JOIN message_key k ON k.value = df.value JOIN message m ON m.seq = k.message_seq "
+                          "WHERE df.n BETWEEN 1 AND 100 "
                           "GROUP BY m.seq ORDER BY score DESC, m.direction = 'out' DESC, m.seq DESC LIMIT 2";
-        auto q = prepare(wdb.get(), sql);
+        auto q = cached(sql);
         if (!q) return q.err();
         for (std::size_t i = 0; i < values.size(); ++i) bind_value(q->get(), static_cast<int>(i) + 1, values[i]);
         while (sqlite3_step(q->get()) == SQLITE_ROW)
@@ -535,14 +565,14 @@ struct store::impl {
         }
         int current = 0;
         {
-            auto q = prepare(wdb.get(), "SELECT customs_rank FROM message WHERE seq = ?");
+            auto q = cached("SELECT customs_rank FROM message WHERE seq = ?");
             if (!q) return q.err();
             bind_value(q->get(), 1, msg_seq);
             if (sqlite3_step(q->get()) == SQLITE_ROW) current = sqlite3_column_int(q->get(), 0);
         }
         bool forward = rank > current;
         if (forward) {
-            auto u = prepare(wdb.get(), "UPDATE message SET customs_status = ?, customs_rank = ?, state = ?, updated_at = ? WHERE seq = ?");
+            auto u = cached("UPDATE message SET customs_status = ?, customs_rank = ?, state = ?, updated_at = ? WHERE seq = ?");
             if (!u) return u.err();
             bind_value(u->get(), 1, status); bind_value(u->get(), 2, static_cast<std::int64_t>(rank)); bind_value(u->get(), 3, to_state);
             bind_value(u->get(), 4, now); bind_value(u->get(), 5, msg_seq);
@@ -552,14 +582,14 @@ struct store::impl {
         if (forward) {
             std::string partner;
             {
-                auto q = prepare(wdb.get(), "SELECT partner FROM message WHERE seq = ?");
+                auto q = cached("SELECT partner FROM message WHERE seq = ?");
                 if (!q) return q.err();
                 bind_value(q->get(), 1, msg_seq);
                 if (sqlite3_step(q->get()) == SQLITE_ROW) partner = col_text(q->get(), 0);
             }
             if (auto it = notify_channels.find(partner); it != notify_channels.end())
                 for (auto& ch : it->second) {
-                    auto n = prepare(wdb.get(), "INSERT OR IGNORE INTO notification (partner, message_seq, record_seq, channel, created_at, updated_at) "
+                    auto n = cached("INSERT OR IGNORE INTO notification (partner, message_seq, record_seq, channel, created_at, updated_at) "
                                                 "VALUES (?,?,?,?,?,?)");
                     if (!n) return n.err();
                     bind_value(n->get(), 1, partner); bind_value(n->get(), 2, msg_seq); bind_value(n->get(), 3, record_seq);
@@ -581,7 +611,7 @@ struct store::impl {
                           "WHERE r.message_seq IS NULL AND rk.value IN (";
         for (std::size_t i = 0; i < values.size(); ++i) sql += i ? ",?" : "?";
         sql += ") ORDER BY r.seq";
-        auto q = prepare(wdb.get(), sql);
+        auto q = cached(sql);
         if (!q) return q.err();
         for (std::size_t i = 0; i < values.size(); ++i) bind_value(q->get(), static_cast<int>(i) + 1, values[i]);
         struct orphan {
@@ -595,7 +625,7 @@ struct store::impl {
             found.push_back({sqlite3_column_int64(q->get(), 0), col_text(q->get(), 1), sqlite3_column_int(q->get(), 2),
                              col_text(q->get(), 3), col_text(q->get(), 4), col_text(q->get(), 5), col_text(q->get(), 6)});
         for (auto& o : found) {
-            auto u = prepare(wdb.get(), "UPDATE receipt_record SET message_seq = ? WHERE seq = ?");
+            auto u = cached("UPDATE receipt_record SET message_seq = ? WHERE seq = ?");
             if (!u) return u.err();
             bind_value(u->get(), 1, seq); bind_value(u->get(), 2, o.seq);
             if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "adopt orphan"));
@@ -608,7 +638,7 @@ struct store::impl {
     }
 
     result<stored> apply(const notification_change& c) {
-        auto u = prepare(wdb.get(), "UPDATE notification SET state = ?, attempts = ?, next_at = ?, body = COALESCE(?, body), "
+        auto u = cached("UPDATE notification SET state = ?, attempts = ?, next_at = ?, body = COALESCE(?, body), "
                                     "content_type = CASE WHEN ? = '' THEN content_type ELSE ? END, last_error = ?, updated_at = ? WHERE seq = ?");
         if (!u) return u.err();
         bind_value(u->get(), 1, c.state); bind_value(u->get(), 2, static_cast<std::int64_t>(c.attempts)); bind_value(u->get(), 3, c.next_at);
@@ -622,14 +652,14 @@ struct store::impl {
 
     result<stored> apply(const outbox_change& c) {
         const millis now = now_ms();
-        auto u = prepare(wdb.get(), "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_error = ?, updated_at = ? WHERE message_seq = ?");
+        auto u = cached("UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_error = ?, updated_at = ? WHERE message_seq = ?");
         if (!u) return u.err();
         bind_value(u->get(), 1, c.state); bind_value(u->get(), 2, static_cast<std::int64_t>(c.attempts)); bind_value(u->get(), 3, c.next_at);
         bind_value(u->get(), 4, c.error); bind_value(u->get(), 5, now); bind_value(u->get(), 6, c.seq);
         if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "update outbox"));
         if (!c.message_state.empty()) {
             // A receipt may already have moved the message further (its DxpRep arrived first): never back.
-            auto m = prepare(wdb.get(), "UPDATE message SET state = ?, updated_at = ? WHERE seq = ? AND customs_rank = 0");
+            auto m = cached("UPDATE message SET state = ?, updated_at = ? WHERE seq = ? AND customs_rank = 0");
             if (!m) return m.err();
             bind_value(m->get(), 1, c.message_state); bind_value(m->get(), 2, now); bind_value(m->get(), 3, c.seq);
             if (sqlite3_step(m->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "outbox state"));
@@ -640,7 +670,7 @@ struct store::impl {
     }
 
     result<stored> apply(const resend_request& r) {
-        auto q = prepare(wdb.get(), "SELECT o.message_seq, o.state FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE m.id = ?");
+        auto q = cached("SELECT o.message_seq, o.state FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE m.id = ?");
         if (!q) return q.err();
         bind_value(q->get(), 1, r.message_id);
         if (sqlite3_step(q->get()) != SQLITE_ROW) return error(errc::not_found, fmt::format("message {} has never been queued for customs", r.message_id));
@@ -648,11 +678,11 @@ struct store::impl {
         std::string was = col_text(q->get(), 1);
         if (was == "pending" || was == "sent") return error(errc::bad_request, fmt::format("message {} is {} in the outbox: nothing to resend", r.message_id, was));
         const millis now = now_ms();
-        auto u = prepare(wdb.get(), "UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, updated_at = ? WHERE message_seq = ?");
+        auto u = cached("UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, updated_at = ? WHERE message_seq = ?");
         if (!u) return u.err();
         bind_value(u->get(), 1, now); bind_value(u->get(), 2, seq);
         if (sqlite3_step(u->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "resend"));
-        auto m = prepare(wdb.get(), "UPDATE message SET state = 'QUEUED', updated_at = ? WHERE seq = ?");
+        auto m = cached("UPDATE message SET state = 'QUEUED', updated_at = ? WHERE seq = ?");
         if (!m) return m.err();
         bind_value(m->get(), 1, now); bind_value(m->get(), 2, seq);
         if (sqlite3_step(m->get()) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "resend state"));
@@ -661,7 +691,7 @@ struct store::impl {
     }
 
     result<stored> apply(const mailbox_ack& a) {
-        auto u = prepare(wdb.get(), "UPDATE notification SET state = 'acked', updated_at = ? WHERE partner = ? AND channel = 'mailbox' "
+        auto u = cached("UPDATE notification SET state = 'acked', updated_at = ? WHERE partner = ? AND channel = 'mailbox' "
                                     "AND state = 'ready' AND seq <= ?");
         if (!u) return u.err();
         bind_value(u->get(), 1, now_ms()); bind_value(u->get(), 2, a.partner); bind_value(u->get(), 3, a.cursor);
@@ -672,7 +702,7 @@ struct store::impl {
     result<stored> apply(const new_receipt& r) {
         auto& out = *r.outcome;
         {
-            auto q = prepare(wdb.get(), "SELECT id FROM receipt WHERE sha256 = ?");
+            auto q = cached("SELECT id FROM receipt WHERE sha256 = ?");
             if (!q) return q.err();
             bind_value(q->get(), 1, r.sha256);
             if (sqlite3_step(q->get()) == SQLITE_ROW) {
@@ -688,7 +718,7 @@ struct store::impl {
             return error(errc::store_failed, std::move(what));
         };
         const millis now = now_ms();
-        auto ins = prepare(wdb.get(), "INSERT INTO receipt (id, channel, source, type, family, sha256, bytes, error, received_at) VALUES (?,?,?,?,?,?,?,?,?)");
+        auto ins = cached("INSERT INTO receipt (id, channel, source, type, family, sha256, bytes, error, received_at) VALUES (?,?,?,?,?,?,?,?,?)");
         if (!ins) return fail(ins.err().message);
         bind_value(ins->get(), 1, r.id); bind_value(ins->get(), 2, r.channel); bind_value(ins->get(), 3, r.source); bind_value(ins->get(), 4, r.type);
         bind_value(ins->get(), 5, r.family); bind_value(ins->get(), 6, r.sha256); bind_blob(ins->get(), 7, r.bytes); bind_value(ins->get(), 8, r.error);
@@ -707,7 +737,7 @@ struct store::impl {
             }
             // A repeat of a record already seen for this message (or as an orphan) is dropped.
             {
-                auto d = prepare(wdb.get(), "SELECT 1 FROM receipt_record WHERE message_seq IS ? AND type = ? AND status = ? AND time = ? LIMIT 1");
+                auto d = cached("SELECT 1 FROM receipt_record WHERE message_seq IS ? AND type = ? AND status = ? AND time = ? LIMIT 1");
                 if (!d) return fail(d.err().message);
                 if (msg) bind_value(d->get(), 1, msg);
                 else sqlite3_bind_null(d->get(), 1);
@@ -717,7 +747,7 @@ struct store::impl {
                     continue;
                 }
             }
-            auto ir = prepare(wdb.get(), "INSERT INTO receipt_record (receipt_seq, message_seq, type, status, meaning, time, info, customs_code, rank, to_state) "
+            auto ir = cached("INSERT INTO receipt_record (receipt_seq, message_seq, type, status, meaning, time, info, customs_code, rank, to_state) "
                                          "VALUES (?,?,?,?,?,?,?,?,?,?)");
             if (!ir) return fail(ir.err().message);
             bind_value(ir->get(), 1, rseq);
@@ -730,7 +760,7 @@ struct store::impl {
             const std::int64_t recseq = sqlite3_last_insert_rowid(wdb.get());
             for (auto& [name, value] : rec.keys) {
                 if (value.empty()) continue;
-                auto ik = prepare(wdb.get(), "INSERT OR IGNORE INTO receipt_key (record_seq, name, value) VALUES (?,?,?)");
+                auto ik = cached("INSERT OR IGNORE INTO receipt_key (record_seq, name, value) VALUES (?,?,?)");
                 if (!ik) return fail(ik.err().message);
                 bind_value(ik->get(), 1, recseq); bind_value(ik->get(), 2, name); bind_value(ik->get(), 3, value);
                 if (sqlite3_step(ik->get()) != SQLITE_DONE) return fail(sqlite_error(wdb.get(), "insert receipt key"));

@@ -54,14 +54,27 @@ const json* run(const json& runs, const std::string& label) {
 
 int main(int argc, char** argv) {
     fs::path dir = "build/bench", out;
+    std::string value_label, value_field;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "--dir") dir = argv[i + 1];
         else if (a == "--out") out = argv[i + 1];
-        else {
-            std::cerr << "usage: bench_report --dir DIR [--out FILE]\n";
+        else if (a == "--value" && i + 2 < argc) {  // --value LABEL /json/pointer: print one figure of one e2e run
+            value_label = argv[i + 1];
+            value_field = argv[i + 2];
+            ++i;
+        } else {
+            std::cerr << "usage: bench_report --dir DIR [--out FILE] | --dir DIR --value LABEL /json/pointer\n";
             return 2;
         }
+    }
+    if (!value_label.empty()) {
+        json all = load(dir / "e2e.json").value_or(json::array());
+        const json* r = run(all, value_label);
+        double v = r ? num(*r, json::json_pointer(value_field)) : NAN;
+        if (std::isnan(v)) return 1;
+        std::cout << fmt::format("{:.0f}\n", v);
+        return 0;
     }
     if (out.empty()) out = dir / "results.json";
     json result{{"e2e", json::array()}, {"stages", json::array()}};

@@ -1,14 +1,15 @@
 // End-to-end load benchmark of the CBEC import inventory list (CEB621): a real `portgate serve` process and a
 // real customs simulator over HTTPS (--accept-all: DxpRep 0000 without checking), a keep-alive Beast load
-// generator posting distinct lists, then the store is read to see when each one was signed and SENT.
+// generator posting distinct lists, then the store is read (read-only) to see when each one was SENT.
 // Prints accepted and delivered messages/s, latencies intake→stored and intake→sent, CPU per message and
-// peak RSS of both processes; asserts nothing.
+// peak RSS of both processes; asserts nothing. With --rate the load is open loop and a request's latency
+// counts from the time it was due, not from when a connection got round to it.
 //   e2e_bench [--alg sm2|ecdsa|rsa] [--workers N] [--items N] [--connections C] [--threads T]
-//             [--seconds S | --rate R] [--root DIR] [--data-dir DIR] [--json-out FILE --label L] [--keep]
+//             [--seconds S] [--warmup S] [--rate R] [--drain-timeout S] [--mtls]
+//             [--root DIR] [--data-dir DIR] [--json-out FILE --label L] [--keep]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -18,7 +19,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <string>

@@ -186,6 +186,9 @@ struct https_endpoint::impl {
                            : fmt::format("cannot connect to {}:{}: {}", url.host, url.port, ec.message());
             return nullptr;
         }
+        // Requests go out in more than one TLS record; without this, Nagle holds the last one back until the
+        // peer's delayed ACK (~40 ms for every message larger than ~16 KB).
+        beast::get_lowest_layer(c->stream).socket().set_option(tcp::no_delay(true), ec);
         ec = run_op(*c, cfg.handshake_timeout, [&](auto h) { c->stream.async_handshake(ssl::stream_base::client, std::move(h)); });
         if (ec) {
             if (ec == beast::error::timeout) {

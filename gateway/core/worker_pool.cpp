@@ -1,11 +1,22 @@
 // Fixed-size thread pool over one bounded FIFO.
 #include "gateway/core/worker_pool.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace portgate {
 
 worker_pool::worker_pool(unsigned threads, std::size_t capacity) : capacity_(capacity ? capacity : 1) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+    for (unsigned i = 0; i < threads; ++i)
+        threads_.emplace_back([this] {
+            // Intake work yields to the threads that finish what was accepted (store writer, outbox sender,
+            // notifier, I/O): under full load the outbox keeps up instead of growing behind new intake. Raising
+            // a thread's nice value needs no privilege; it only weighs the CPU share when the cores are busy.
+            setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
+            run();
+        });
 }
 
 worker_pool::~worker_pool() { stop(); }

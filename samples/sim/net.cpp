@@ -222,6 +222,7 @@ int run_https(engine& e, const https_options& o) {
             continue;
         }
         if (ec) continue;
+        sock.set_option(tcp::no_delay(true), ec);
         sock.non_blocking(false);
         std::thread([s = std::move(sock), &ctx, &e, &disp, plain = o.plain_http]() mutable {
             try {

@@ -101,6 +101,24 @@ int main(int argc, char** argv) {
         result["e2e"].push_back(r);
     }
 
+    bool any_receipts = false;
+    for (auto& r : runs) any_receipts |= r.value("receipts", false);
+    if (any_receipts) {
+        std::cout << "\n== Receipts back to the partner (simulator callbacks → correlation → partner mailbox) ==\n";
+        std::cout << fmt::format("{:<16} {:>5} {:>9} {:>9} {:>14} {:>24} {:>9}\n", "run", "alg", "offered", "final", "to partner/s",
+                                 "intake→partner p50/99/999", "cpu µs");
+        for (auto& r : runs) {
+            if (!r.value("receipts", false)) continue;
+            std::cout << fmt::format("{:<16} {:>5} {:>9} {:>9} {:>14} {:>24} {:>9}\n", r.value("label", "?"), r.value("alg", "?"),
+                                     f0(num(r, "/rate"_json_pointer)), f0(num(r, "/final_statuses"_json_pointer)),
+                                     f0(num(r, "/intake_to_partner_per_s"_json_pointer)),
+                                     fmt::format("{}/{}/{}", f0(num(r, "/intake_to_partner_ms/p50"_json_pointer)),
+                                                 f0(num(r, "/intake_to_partner_ms/p99"_json_pointer)),
+                                                 f0(num(r, "/intake_to_partner_ms/p999"_json_pointer))),
+                                     f0(num(r, "/gateway/cpu_us_per_message"_json_pointer)));
+        }
+    }
+
     if (stages && stages->contains("benchmarks")) {
         std::cout << "\n== Per stage (Google Benchmark, one thread) ==\n";
         std::cout << fmt::format("{:<52} {:>12} {:>12}\n", "stage", "µs/op", "items/s");

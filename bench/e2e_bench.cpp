@@ -594,6 +594,7 @@ struct options {
     double seconds = 10, warmup = 1, rate = 0, drain_timeout = 15;
     std::string root = ".", data_dir, json_out, label, portgate, sim;
     bool keep = false, mtls = false;
+    bool receipts = false;  // the simulator sends receipts back (callback); the partner gets them in its mailbox
 };
 
 int run(const options& o) {
@@ -645,6 +646,15 @@ int run(const options& o) {
     if (o.mtls) {
         sim_args.insert(sim_args.end(), {"--ca", (tmp / "tls/ca.pem").string(), "--require-client-cert"});
     }
+    // --receipts: the gateway's port is chosen now, so the simulator can call it back.
+    unsigned short gw_port = 0;
+    const std::string customs_token = "e2e-customs-token";
+    if (o.receipts) {
+        net::io_context pick;
+        tcp::acceptor a(pick, {net::ip::make_address("127.0.0.1"), 0});
+        gw_port = a.local_endpoint().port();
+        sim_args.insert(sim_args.end(), {"--callback", fmt::format("http://127.0.0.1:{}/v1/receipts", gw_port), "--callback-token", customs_token});
+    }
     sim.start(sim_args);
     const std::string sim_url = "https://" + sim.wait_line("listening on https://", std::chrono::seconds(20));
 
@@ -658,7 +668,7 @@ xsd = {xsd}
 mappings = {mappings}
 
 [server]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{gw_port}"
 data_dir = {data}
 io_threads = 1
 workers = {workers}
@@ -673,7 +683,7 @@ synchronous = "full"
 id = "bench"
 name = "e2e_bench load generator"
 api_keys = ["{key_hash}"]
-
+{notify}
 [[signer]]
 id = "bench-signer"
 key = {sign_key}
@@ -702,7 +712,9 @@ dxpId = "DXPENT0000012345"
 stylesheet = "enrich-ceb.xsl"
 )",
                                   fmt::arg("xsd", toml_string((root / "xsd").string())), fmt::arg("mappings", toml_string((root / "mappings").string())),
-                                  fmt::arg("data", toml_string(data.string())), fmt::arg("workers", o.workers),
+                                  fmt::arg("data", toml_string(data.string())), fmt::arg("workers", o.workers), fmt::arg("gw_port", gw_port),
+                                  fmt::arg("notify", o.receipts ? std::string("[partner.notify]\nstylesheet = \"notify-shop-json.xsl\"\nchannels = [\"mailbox\"]\n")
+                                                                : std::string()),
                                   fmt::arg("queue", std::max(8192, o.connections * 4)), fmt::arg("key_hash", portgate::config::hash_api_key(api_key)),
                                   fmt::arg("sign_key", toml_string((tmp / "sign" / alg.key).string())),
                                   fmt::arg("sign_cert", toml_string((tmp / "sign" / alg.cert).string())), fmt::arg("alg", alg.name),
@@ -710,6 +722,7 @@ stylesheet = "enrich-ceb.xsl"
                                   fmt::arg("client", o.mtls ? fmt::format("client_cert = {}\nclient_key = {}\n", toml_string((tmp / "tls/client.pem").string()),
                                                                           toml_string((tmp / "tls/client.key").string()))
                                                             : std::string()));
+    if (o.receipts) cfg += fmt::format("\n[receipts]\napi_keys = [\"{}\"]\n", portgate::config::hash_api_key(customs_token));
     const fs::path cfg_file = tmp / "portgate.toml";
     write_text(cfg_file, cfg);
     if (auto c = portgate::config::load(cfg_file); !c) {
@@ -798,6 +811,39 @@ stylesheet = "enrich-ceb.xsl"
     }
     const bool complete = oc.settled() >= expected;
     const double drain_s = std::chrono::duration<double>(steady::now() - load_done).count();
+    // --receipts: until every customs message of the run has a final customs status and every notification
+    // is in the partner's mailbox; then intake → the partner's final receipt, per message.
+    std::int64_t final_count = 0, notifications = 0;
+    bool receipts_complete = false;
+    percentiles to_partner{};
+    double to_partner_per_s = 0;
+    if (o.receipts) {
+        const auto deadline = steady::now() + std::chrono::seconds(std::max(60, static_cast<int>(o.drain_timeout)));
+        for (;;) {
+            std::int64_t pending = 0;
+            db.each("SELECT COUNT(*) FROM message c JOIN message p ON p.seq = c.parent_seq WHERE p.seq > ? AND p.partner = 'bench' "
+                    "AND c.state IN ('CLOSED','RETURNED')", seq_before, [&](sqlite3_stmt* st) { final_count = sqlite3_column_int64(st, 0); });
+            db.each("SELECT COUNT(*) FROM notification WHERE state = 'pending' AND message_seq > ?", seq_before,
+                    [&](sqlite3_stmt* st) { pending = sqlite3_column_int64(st, 0); });
+            receipts_complete = final_count >= expected && pending == 0;
+            if (receipts_complete || steady::now() > deadline || !gw.alive()) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        std::vector<double> lat;
+        double last = 0;
+        db.each("SELECT p.received_at, (SELECT MAX(n.updated_at) FROM notification n WHERE n.message_seq = c.seq AND n.state = 'ready'), "
+                "(SELECT COUNT(*) FROM notification n WHERE n.message_seq = c.seq) "
+                "FROM message p JOIN message c ON c.parent_seq = p.seq WHERE p.seq > ? AND p.partner = 'bench' AND c.state IN ('CLOSED','RETURNED')",
+                seq_before, [&](sqlite3_stmt* st) {
+                    notifications += sqlite3_column_int64(st, 2);
+                    if (sqlite3_column_type(st, 1) == SQLITE_NULL) return;
+                    const double at = static_cast<double>(sqlite3_column_int64(st, 1));
+                    lat.push_back(at - static_cast<double>(sqlite3_column_int64(st, 0)));
+                    last = std::max(last, at);
+                });
+        to_partner = summarize(lat);
+        if (last > first_request_wall) to_partner_per_s = static_cast<double>(lat.size()) / ((last - first_request_wall) / 1000.0);
+    }
     const double gw_cpu1 = gw.cpu_seconds(), sim_cpu1 = sim.cpu_seconds();
     const long gw_rss = gw.status_kb("VmHWM"), sim_rss = sim.status_kb("VmHWM");
     const std::string metrics = "\n" + http_get(plan.host, plan.port, "/metrics");
@@ -858,6 +904,13 @@ stylesheet = "enrich-ceb.xsl"
     std::cout << fmt::format("  {:<34}{:.2f} / {:.2f} / {:.2f}  (max {:.2f})\n", "intake→stored ms p50/p99/p999", stored.p50, stored.p99, stored.p999, stored.max);
     std::cout << fmt::format("  {:<34}{} of {} sent{} (rejected {}, dead {}); backlog at load end {}, drained in {:.1f} s\n", "delivery",
                              oc.sent, expected, complete ? "" : " — TIMED OUT", oc.rejected, oc.dead, backlog_at_load_end, drain_s);
+    if (o.receipts) {
+        std::cout << fmt::format("  {:<34}{} of {} final{}; {} notifications in the partner's mailbox\n", "receipts (callback)", final_count,
+                                 expected, receipts_complete ? "" : " — TIMED OUT", notifications);
+        std::cout << fmt::format("  {:<34}{:.0f}\n", "intake→partner msg/s", to_partner_per_s);
+        std::cout << fmt::format("  {:<34}{:.0f} / {:.0f} / {:.0f}  (max {:.0f})\n", "intake→partner ms p50/p99/p999", to_partner.p50, to_partner.p99,
+                                 to_partner.p999, to_partner.max);
+    }
     std::cout << fmt::format("  {:<34}{:.0f}\n", "delivered messages/s", delivered_per_s);
     std::cout << fmt::format("  {:<34}{:.0f} / {:.0f} / {:.0f}  (max {:.0f})\n", "intake→sent ms p50/p99/p999", to_sent.p50, to_sent.p99, to_sent.p999, to_sent.max);
     std::cout << fmt::format("  {:<34}{:.0f} / {:.0f} / {:.0f}\n", "request→sent ms p50/p99/p999", req_to_sent.p50, req_to_sent.p99, req_to_sent.p999);
@@ -899,6 +952,12 @@ stylesheet = "enrich-ceb.xsl"
                  {"rejected", oc.rejected},
                  {"dead", oc.dead},
                  {"delivery_complete", complete},
+                 {"receipts", o.receipts},
+                 {"receipts_complete", receipts_complete},
+                 {"final_statuses", final_count},
+                 {"notifications", notifications},
+                 {"intake_to_partner_per_s", to_partner_per_s},
+                 {"intake_to_partner_ms", to_json(to_partner)},
                  {"backlog_at_load_end", backlog_at_load_end},
                  {"drain_seconds", drain_s},
                  {"delivered_per_s", delivered_per_s},
@@ -944,6 +1003,7 @@ int main(int argc, char** argv) {
     app.add_option("--label", o.label, "label of this run in --json-out");
     app.add_option("--portgate", o.portgate, "portgate binary (default: next to this program, else ROOT/build/bin)");
     app.add_option("--sim", o.sim, "portgate-customs-sim binary (default: as --portgate)");
+    app.add_flag("--receipts", o.receipts, "the simulator sends its receipt sequences back by callback; the partner gets them in its mailbox");
     app.add_flag("--mtls", o.mtls, "the simulator requires a client certificate; the endpoint presents one");
     app.add_flag("--keep", o.keep, "keep the temporary directory (keys, configuration, logs, store)");
     CLI11_PARSE(app, argc, argv);

@@ -612,6 +612,7 @@ void pipeline::process_receipt(std::string bytes, std::string channel, std::stri
             r.records.push_back(std::move(nr));
         }
     }
+    r.bytes = std::move(bytes);  // the raw receipt, exactly as customs sent it, stored with the records
     auto outcome = r.outcome;
     std::size_t n = r.records.size();
     errc verdict = reading ? errc::ok : reading.err().code;

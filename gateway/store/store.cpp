@@ -185,6 +185,12 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(state, next_at);
 )sql"},
+    // Found at 1 M stored messages: listing the outbox by state sorted the whole state's rows; completing a
+    // join counted the waiting keys of a message by scanning every join key.
+    {6, R"sql(
+CREATE INDEX outbox_by_state ON outbox(state, message_seq);
+CREATE INDEX join_key_waiting ON join_key(message_seq) WHERE waiting = 1;
+)sql"},
 };
 
 std::string sqlite_error(sqlite3* db, std::string_view what) {
@@ -938,11 +944,16 @@ void store::update_outbox(outbox_change c, completion done) { impl_->enqueue(std
 
 void store::resend(const std::string& message_id, completion done) { impl_->enqueue(resend_request{message_id}, std::move(done)); }
 
-static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::string& where, const std::vector<sql_arg>& args) {
+// `with_bytes`: the payload to send (the sender); listings leave it out.
+static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::string& where, const std::vector<sql_arg>& args,
+                                                   bool with_bytes = true) {
     std::string sql = fmt::format(
-        "SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error, "
-        "COALESCE((SELECT p.bytes FROM payload p WHERE p.message_seq = o.message_seq ORDER BY p.stage = 'signed' DESC, p.stage = 'mapped' DESC, p.version DESC LIMIT 1), '') "
-        "FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE {}", where);
+        "SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error, {} "
+        "FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE {}",
+        with_bytes ? "COALESCE((SELECT p.bytes FROM payload p WHERE p.message_seq = o.message_seq ORDER BY p.stage = 'signed' DESC, "
+                     "p.stage = 'mapped' DESC, p.version DESC LIMIT 1), '')"
+                   : "''",
+        where);
     auto q = prepare(db, sql);
     if (!q) return q.err();
     bind_all(q->get(), args);
@@ -981,7 +992,7 @@ result<std::vector<outbox_job>> store::due_outbox(millis now, int limit, const s
 result<std::vector<outbox_job>> store::outbox_in_state(const std::string& state, int limit) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
-    auto r = read_outbox(db->get(), fmt::format("o.state = ? ORDER BY o.message_seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {state});
+    auto r = read_outbox(db->get(), fmt::format("o.state = ? ORDER BY o.message_seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {state}, false);
     impl_->give_reader(std::move(db.value()));
     return r;
 }

@@ -1,7 +1,10 @@
 // Receipts from customs in the running gateway: POST /v1/receipts with the customs endpoint's own key;
 // raw bytes stored first, read leniently, correlated by business keys, statuses only move forward, repeats
 // and out-of-order statuses are kept but do not move the document back, orphans wait for their original.
+#include <cstdio>
+
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/gateway_process.hpp"
@@ -39,6 +42,19 @@ TEST_CASE("receipts advance the inventory list they answer, forward only, repeat
 
     auto r2 = post_receipt(c, sample("ceb/ceb622-receipt-2.xml"));
     CHECK(r2["type"] == "CEB622");
+    {  // the raw receipt is stored byte for byte, before anything is made of it
+        std::string out;
+        if (FILE* p = popen(fmt::format("sqlite3 '{}' \"SELECT hex(bytes) FROM receipt WHERE id = '{}'\"",
+                                        (gw.data_dir() / "portgate.db").string(), r2["id"].get<std::string>()).c_str(), "r")) {
+            char buf[4096];
+            std::size_t n;
+            while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+            pclose(p);
+        }
+        std::string hex;
+        for (unsigned char ch : sample("ceb/ceb622-receipt-2.xml")) hex += fmt::format("{:02X}", ch);
+        CHECK(out == hex + "\n");
+    }
     CHECK(r2["matched"] == 1);
     CHECK(r2["applied"] == 1);
     CHECK(r2["messages"][0] == id);

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/xml/parser.hpp"
 #include "gateway/xml/xpath.hpp"
 
 namespace portgate::mapping {
@@ -81,6 +82,14 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
                 mp.bytes = std::move(o.bytes);
                 res.outputs.push_back(std::move(mp));
                 continue;
+            }
+            if (mp.type.empty() && opt.checked_when_signed) {
+                // The map declares no output type (e.g. enrich-ceb.xsl keeps the input's): detected from the
+                // output's root, so that a signed output is still checked only once, as signed.
+                xml::limits lim;
+                lim.max_bytes = std::size_t(64) << 20;
+                if (auto d = xml::parse(o.bytes, lim, m.stylesheet))
+                    if (auto t = k.types->detect(d->doc.get()); t && *t) mp.type = (*t)->id;
             }
             const bool later = !mp.type.empty() && opt.checked_when_signed && opt.checked_when_signed(mp.type);
             if (opt.check_outputs && !later) {

@@ -207,6 +207,9 @@ result<db_ptr> open_db(const fs::path& file, bool readonly) {
         return error(errc::store_failed, fmt::format("cannot open {}: {}", file.string(), raw ? sqlite3_errmsg(raw) : "out of memory"));
     sqlite3_busy_timeout(db.get(), 10'000);
     sqlite3_extended_result_codes(db.get(), 1);
+    // SQLite's default page cache is 2 MB per connection: with a million messages the indexes' inner pages no
+    // longer fit and every insert and look-up goes to the OS. 64 MB for the writer, 16 MB per reader.
+    sqlite3_exec(db.get(), readonly ? "PRAGMA cache_size=-16384" : "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
     return db;
 }
 

@@ -208,8 +208,9 @@ result<db_ptr> open_db(const fs::path& file, bool readonly) {
     sqlite3_busy_timeout(db.get(), 10'000);
     sqlite3_extended_result_codes(db.get(), 1);
     // SQLite's default page cache is 2 MB per connection: with a million messages the indexes' inner pages no
-    // longer fit and every insert and look-up goes to the OS. 64 MB for the writer, 16 MB per reader.
-    sqlite3_exec(db.get(), readonly ? "PRAGMA cache_size=-16384" : "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
+    // longer fit the writer's and every insert goes to the OS: 64 MB for the writer. Readers keep the default:
+    // their cache is dropped whenever the writer has committed, and a big one costs more to drop than it saves.
+    if (!readonly) sqlite3_exec(db.get(), "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
     return db;
 }
 

@@ -256,4 +256,13 @@ TEST_CASE("native customs messages pass through enriched: fresh guids, appTime, 
     CHECK(out.bytes.find("<ceb:appTime>20261123100000</ceb:appTime>") != std::string::npos);
     CHECK(out.bytes.find("<ceb:dxpId>" + r->params.at("dxpId") + "</ceb:dxpId>") != std::string::npos);
     CHECK(out.bytes.find("YH202611231602150087") != std::string::npos);  // business content untouched
+    // The item lists are copied whole (xsl:copy-of): each comes out exactly as it went in.
+    std::size_t lists = 0;
+    for (auto a = in.find("<ceb:OrderList>"); a != std::string::npos; a = in.find("<ceb:OrderList>", a + 1)) {
+        auto b = in.find("</ceb:OrderList>", a);
+        REQUIRE(b != std::string::npos);
+        CHECK(out.bytes.find(in.substr(a, b + 16 - a)) != std::string::npos);
+        ++lists;
+    }
+    CHECK(lists >= 1);
 }

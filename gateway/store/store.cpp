@@ -191,6 +191,12 @@ CREATE INDEX outbox_due ON outbox(state, next_at);
 CREATE INDEX outbox_by_state ON outbox(state, message_seq);
 CREATE INDEX join_key_waiting ON join_key(message_seq) WHERE waiting = 1;
 )sql"},
+    // Searches (GET /v1/messages ?q= and ?from/to) walked every row of a partner: 0.4 s at 1 M stored.
+    {7, R"sql(
+CREATE INDEX message_received ON message(received_at);
+CREATE INDEX message_idempotency_key ON message(idempotency_key) WHERE idempotency_key <> '';
+CREATE INDEX message_source_name ON message(source_name) WHERE source_name <> '';
+)sql"},
 };
 
 std::string sqlite_error(sqlite3* db, std::string_view what) {
@@ -1177,7 +1183,10 @@ result<page> store::list(const query& qy) const {
     if (qy.to) num(" AND received_at < ?", *qy.to);
     if (qy.before_seq) num(" AND seq < ?", *qy.before_seq);
     if (!qy.q.empty()) {
-        sql += " AND (id = ? OR doc_guid = ? OR idempotency_key = ? OR source_name = ?)";
+        // One indexed look-up per field (an OR of the four would scan the partner's rows).
+        sql += " AND seq IN (SELECT seq FROM message WHERE id = ? UNION ALL SELECT seq FROM message WHERE doc_guid = ? AND doc_guid <> '' "
+               "UNION ALL SELECT seq FROM message WHERE idempotency_key = ? AND idempotency_key <> '' "
+               "UNION ALL SELECT seq FROM message WHERE source_name = ? AND source_name <> '')";
         for (int i = 0; i < 4; ++i) args.emplace_back(qy.q);
     }
     int limit = std::clamp(qy.limit, 1, 500);

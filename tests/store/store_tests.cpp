@@ -36,7 +36,7 @@ using namespace portgate;
 using portgate::test::temp_dir;
 
 // The newest migration this portgate ships (store.cpp: migrations[]).
-constexpr int latest_schema_version = 6;
+constexpr int latest_schema_version = 7;
 
 constexpr store::millis t0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 

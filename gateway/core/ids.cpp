@@ -4,6 +4,8 @@
 #include <chrono>
 #include <random>
 
+#include <fmt/format.h>
+
 namespace portgate {
 
 std::string make_ulid(std::uint64_t ms, std::uint64_t hi16, std::uint64_t lo64) {
@@ -23,12 +25,32 @@ std::string make_ulid(std::uint64_t ms, std::uint64_t hi16, std::uint64_t lo64) 
     return out;
 }
 
-std::string new_message_id() {
+namespace {
+std::mt19937_64& thread_rng() {
     thread_local std::mt19937_64 rng([] {
         std::random_device rd;
         std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd()};
         return std::mt19937_64(seq);
     }());
+    return rng;
+}
+}  // namespace
+
+std::string guid_from(std::uint64_t a, std::uint64_t b) {
+    std::string hex = fmt::format("{:016X}{:016X}", a, b);
+    hex[12] = '4';              // version 4 shape
+    hex[16] = "89AB"[b >> 62];  // RFC 4122 variant
+    return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4), hex.substr(16, 4), hex.substr(20, 12));
+}
+
+std::string new_guid() {
+    auto& rng = thread_rng();
+    std::uint64_t a = rng(), b = rng();
+    return guid_from(a, b);
+}
+
+std::string new_message_id() {
+    auto& rng = thread_rng();
     auto ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     return make_ulid(ms, rng(), rng());

@@ -20,7 +20,6 @@
 #include "gateway/xml/parser.hpp"
 
 #include <libxml/tree.h>
-#include <openssl/rand.h>
 
 namespace portgate::intake {
 namespace {
@@ -77,22 +76,6 @@ store::new_message make_output(const std::string& partner, const std::string& ro
     return c;
 }
 
-// A fresh customs guid: 36 characters, upper-case hex in 8-4-4-4-12 groups (random, version 4).
-std::string fresh_guid() {
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
-    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-    std::string s;
-    static const char* hex = "0123456789ABCDEF";
-    for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-        s += hex[b[i] >> 4];
-        s += hex[b[i] & 15];
-    }
-    return s;
-}
-
 // Gives every guid of the document a fresh value (the root's guid attribute and each head's guid element)
 // and sets every appType to 2; removes a signature the stored document may carry. Returns the number of
 // appType elements changed and the first head's new guid (the root's when there is no head guid).
@@ -103,7 +86,7 @@ std::pair<int, std::string> renew_guids(xmlDoc* doc) {
     if (!root) return {0, {}};
     std::string message_guid;  // the root's (message) guid; the answer names the first document head's guid
     if (xmlHasProp(root, BAD_CAST "guid")) {
-        message_guid = fresh_guid();
+        message_guid = new_guid();
         xmlSetProp(root, BAD_CAST "guid", BAD_CAST message_guid.c_str());
     }
     std::vector<xmlNode*> stack{root};
@@ -115,7 +98,7 @@ std::pair<int, std::string> renew_guids(xmlDoc* doc) {
             std::string_view name(reinterpret_cast<const char*>(c->name));
             if (n == root && name == "Signature") continue;
             if (name == "guid") {
-                std::string g = fresh_guid();
+                std::string g = new_guid();
                 if (first.empty()) first = g;
                 xmlNodeSetContent(c, BAD_CAST g.c_str());
             } else if (name == "appType") {

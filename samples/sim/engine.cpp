@@ -13,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include "gateway/core/base64.hpp"
+#include "gateway/core/ids.hpp"
 #include "gateway/sign/sign.hpp"
 #include "gateway/xml/parser.hpp"
 #include "samples/sim/sim.hpp"
@@ -87,9 +88,7 @@ std::string time17(std::chrono::system_clock::time_point tp) {
 
 std::string new_guid(std::mt19937_64& rng) {
     std::uint64_t a = rng(), b = rng();
-    std::string hex = fmt::format("{:016X}{:016X}", a, b);
-    return fmt::format("{}-{}-4{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(13, 3), hex.substr(16, 4),
-                       hex.substr(20, 12));
+    return guid_from(a, b);
 }
 std::mt19937_64& local_rng() {
     thread_local std::mt19937_64 r{std::random_device{}()};

@@ -1,6 +1,7 @@
 #include "gateway/mapping/engine.hpp"
 
 #include "gateway/core/files.hpp"
+#include "gateway/core/ids.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -111,10 +112,7 @@ std::string format_time(formats::civil_seconds t, int ms, const std::string& f, 
 void fn_guid(xmlXPathParserContext* ctxt, int nargs) {
     if (!arity(ctxt, nargs, 0) || !current) return;
     std::uint64_t a = current->rng(), b = current->rng();
-    std::string hex = fmt::format("{:016X}{:016X}", a, b);
-    hex[12] = '4';  // version 4 shape
-    hex[16] = "89AB"[b >> 62];  // RFC 4122 variant
-    push_string(ctxt, fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4), hex.substr(16, 4), hex.substr(20, 12)));
+    push_string(ctxt, guid_from(a, b));
 }
 
 void fn_now(xmlXPathParserContext* ctxt, int nargs) {
@@ -425,12 +423,14 @@ result<std::vector<output>> library::apply(std::string_view name, xmlDoc* input,
                 out.type = reinterpret_cast<const char*>(t);
                 xmlFree(t);
             }
+            if (out.type.empty() && opt.type_of) out.type = opt.type_of(one);
             out.bytes = dump_document(one);
             xmlFreeDoc(one);
             outs.push_back(std::move(out));
         }
     } else if (root) {
         output out;
+        if (opt.type_of) out.type = opt.type_of(res);
         out.bytes = dump_document(res);
         outs.push_back(std::move(out));
     }

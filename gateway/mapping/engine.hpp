@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,9 @@ struct run_options {
     std::map<std::string, std::string> xslt_params;                 // top-level xsl:param string values
     std::optional<formats::civil_seconds> now;                      // fixes pg:now
     std::optional<std::uint64_t> seed;                              // makes pg:guid deterministic
+    // Names the type of an output whose pg:output gives none, from the result tree before it is serialised
+    // ("" = unknown); unset = outputs without a declared type stay untyped.
+    std::function<std::string(xmlDoc*)> type_of;
 };
 
 class library {

@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include "gateway/xml/parser.hpp"
 #include "gateway/xml/xpath.hpp"
 
 namespace portgate::mapping {
@@ -83,14 +82,6 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
                 res.outputs.push_back(std::move(mp));
                 continue;
             }
-            if (mp.type.empty() && opt.checked_when_signed) {
-                // The map declares no output type (e.g. enrich-ceb.xsl keeps the input's): detected from the
-                // output's root, so that a signed output is still checked only once, as signed.
-                xml::limits lim;
-                lim.max_bytes = std::size_t(64) << 20;
-                if (auto d = xml::parse(o.bytes, lim, m.stylesheet))
-                    if (auto t = k.types->detect(d->doc.get()); t && *t) mp.type = (*t)->id;
-            }
             const bool later = !mp.type.empty() && opt.checked_when_signed && opt.checked_when_signed(mp.type);
             if (opt.check_outputs && !later) {
                 validation::options vo;
@@ -126,6 +117,13 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
     for (auto& m : r.maps) {
         run_options ro;
         ro.params = &r.params;
+        if (opt.checked_when_signed && m.output.empty())
+            // A map that declares no output type (enrich-ceb.xsl keeps the input's): the type is read from the
+            // result tree, so that a signed output is still checked only once, as signed.
+            ro.type_of = [&k](xmlDoc* d) {
+                auto t = k.types->detect(d);
+                return t && *t ? (*t)->id : std::string();
+            };
         ro.now = opt.now;
         ro.seed = opt.seed;
         if (!m.join) {

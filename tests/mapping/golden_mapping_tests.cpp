@@ -265,4 +265,15 @@ TEST_CASE("native customs messages pass through enriched: fresh guids, appTime, 
         ++lists;
     }
     CHECK(lists >= 1);
+
+    // An output the pipeline signs is checked later, as signed: run_route leaves its check (and its keys) to
+    // that stage, and still names its type although the map declares none (read from the result tree).
+    mp::route_run_options later = fixed();
+    later.checked_when_signed = [](const std::string& type) { return type == "CEB311"; };
+    auto deferred = mp::run_route(*w.k, *w.lib, *r, d->doc.get(), later);
+    REQUIRE(deferred);
+    REQUIRE(deferred->outputs.size() == 1);
+    CHECK(deferred->outputs[0].type == "CEB311");
+    CHECK(deferred->outputs[0].keys.empty());
+    CHECK_FALSE(out.keys.empty());  // checked here: keys found
 }

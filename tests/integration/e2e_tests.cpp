@@ -2,9 +2,6 @@
 // sends CEB621 lists, portgate signs them (SM2-SM3) and writes them in a DXP envelope into the client's OutBox;
 // the simulator checks schema and signature and answers with receipt sequences in InBox; portgate reads them,
 // correlates them, and every list reaches a final customs status. Counted on both sides.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -17,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/gateway_process.hpp"
+#include "tests/support/sim_process.hpp"
 
 using namespace portgate::test;
 using json = nlohmann::json;
@@ -25,36 +23,10 @@ namespace {
 
 json body_json(const response& r) { return json::parse(r.body()); }
 
-struct sim_folder {
-    pid_t pid = -1;
-    fs::path out;
-    sim_folder(const fs::path& root, const fs::path& ca, const fs::path& logdir) {
-        out = logdir / "sim.log";
-        std::vector<std::string> args{(fs::path(PORTGATE_BINARY).parent_path() / "portgate-customs-sim").string(),
-                                      "--folder", root.string(), "--biz", "CEB", "--trust-ca", ca.string(), "--seed", "7",
-                                      "--poll-ms", "50", "--xsd-dir", std::string(PORTGATE_SOURCE_DIR) + "/xsd",
-                                      "--scenarios", std::string(PORTGATE_SOURCE_DIR) + "/samples/scenarios"};
-        std::fflush(nullptr);
-        pid = fork();
-        if (pid == 0) {
-            if (!freopen(out.c_str(), "w", stdout) || !freopen(out.c_str(), "a", stderr)) _exit(126);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-    }
-    ~sim_folder() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            int st = 0;
-            for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) != pid; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            ::kill(pid, SIGKILL);
-            waitpid(pid, &st, WNOHANG);
-        }
-    }
-};
+// The simulator on the client's folders (CEB), checking signatures against the test CA.
+std::vector<std::string> folder_sim_args(const fs::path& root, const fs::path& ca) {
+    return {"--folder", root.string(), "--biz", "CEB", "--trust-ca", ca.string(), "--seed", "7", "--poll-ms", "50"};
+}
 
 std::string with_cop_no(std::string doc, const std::string& cop) {
     auto a = doc.find("<ceb:copNo>");
@@ -105,7 +77,7 @@ TEST_CASE("end to end: lists signed, sent through the client folder, receipted b
     REQUIRE(std::system(fmt::format("bash '{}/tests/sign/make_test_pki.sh' '{}' >/dev/null 2>&1", PORTGATE_SOURCE_DIR, keys.path.string()).c_str()) == 0);
     gateway_process gw("e2e", e2e_options(keys.path, client.path));
     gw.start();
-    sim_folder sim(client.path, keys.path / "ca.pem", client.path);
+    sim_process sim(client.path, folder_sim_args(client.path, keys.path / "ca.pem"));
     http_client c(gw.host(), gw.port());
 
     const std::string unsigned_doc = unsigned_list();
@@ -130,7 +102,7 @@ TEST_CASE("end to end: lists signed, sent through the client folder, receipted b
     }
     std::string summary;
     for (auto& [id, st] : state) summary += id + " " + st + "\n";
-    INFO(summary << "simulator log:\n" << [&] { std::ifstream in(sim.out); return std::string((std::istreambuf_iterator<char>(in)), {}); }());
+    INFO(summary << "simulator log:\n" << sim.log());
     INFO("second message: " << c.get("/v1/messages/" + ids[1], "admin-token").body());
     int closed = 0;
     for (auto& [id, st] : state) {
@@ -156,7 +128,7 @@ TEST_CASE("kill -9 of the gateway during a run: every list reaches customs once 
     REQUIRE(std::system(fmt::format("bash '{}/tests/sign/make_test_pki.sh' '{}' >/dev/null 2>&1", PORTGATE_SOURCE_DIR, keys.path.string()).c_str()) == 0);
     gateway_process gw("e2e-kill", e2e_options(keys.path, client.path));
     gw.start();
-    sim_folder sim(client.path, keys.path / "ca.pem", client.path);
+    sim_process sim(client.path, folder_sim_args(client.path, keys.path / "ca.pem"));
     const std::string doc = unsigned_list();
     std::vector<std::string> ids;
     const int n = 200;

@@ -4,10 +4,7 @@
 // accepted list reaches customs once in effect (the simulator counts distinct CopMsgIds and repeats) and
 // every status change reaches the partner (counted on the webhook against the store's notifications).
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,20 +13,19 @@
 #include <set>
 #include <thread>
 
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "gateway/core/digest.hpp"
 #include "tests/support/gateway_process.hpp"
+#include "tests/support/sim_process.hpp"
+#include "tests/support/webhook_sink.hpp"
 
 using namespace portgate::test;
 using json = nlohmann::json;
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -53,102 +49,22 @@ unsigned short free_port() {
     return a.local_endpoint().port();
 }
 
-// The partner's webhook: 503 while `failing`, else 200; records every delivery id it accepted.
-struct webhook {
-    net::io_context ioc;
-    net::ip::tcp::acceptor acceptor{ioc, {net::ip::make_address("127.0.0.1"), 0}};
-    std::thread t;
-    std::mutex mu;
-    std::map<std::string, int> accepted;                 // X-Portgate-Delivery → times accepted
-    std::map<std::string, std::vector<json>> by_message;  // X-Portgate-Message → bodies (first acceptance)
-    std::atomic<int> refused{0};
-    std::atomic<bool> failing{false}, stop{false};
-    webhook() {
-        t = std::thread([this] {
-            while (!stop) {
-                net::ip::tcp::socket s(ioc);
-                beast::error_code ec;
-                acceptor.accept(s, ec);
-                if (ec || stop) break;
-                beast::flat_buffer buf;
-                for (;;) {  // keep-alive: serve the connection until the client closes it
-                    bhttp::request<bhttp::string_body> req;
-                    bhttp::read(s, buf, req, ec);
-                    if (ec) break;
-                    bool fail = failing;
-                    bhttp::response<bhttp::string_body> res{fail ? bhttp::status::service_unavailable : bhttp::status::ok, 11};
-                    res.keep_alive(req.keep_alive());
-                    res.body() = fail ? "down for maintenance" : "{}";
-                    res.prepare_payload();
-                    if (fail) {
-                        ++refused;
-                    } else {
-                        std::lock_guard lk(mu);
-                        std::string id(req["X-Portgate-Delivery"]);
-                        if (accepted[id]++ == 0) by_message[std::string(req["X-Portgate-Message"])].push_back(json::parse(req.body(), nullptr, false));
-                    }
-                    bhttp::write(s, res, ec);
-                    if (ec || !req.keep_alive()) break;
-                }
-            }
-        });
-    }
-    ~webhook() {
-        stop = true;
-        try {
-            net::io_context c;
-            net::ip::tcp::socket s(c);
-            s.connect(acceptor.local_endpoint());
-        } catch (...) {
-        }
-        t.join();
-    }
-    unsigned short port() const { return acceptor.local_endpoint().port(); }
-};
+// The customs simulator in HTTPS mode on a chosen port (mutual TLS), receipts by callback to the gateway.
+std::unique_ptr<sim_process> start_sim(unsigned short port, const fs::path& tls, const fs::path& signing_ca, const std::string& callback,
+                                       const fs::path& logdir) {
+    return std::make_unique<sim_process>(
+        logdir, std::vector<std::string>{"--https", "--listen", fmt::format("127.0.0.1:{}", port), "--cert", (tls / "server.pem").string(),
+                                         "--key", (tls / "server.key").string(), "--ca", (tls / "ca.pem").string(), "--require-client-cert",
+                                         "--trust-ca", signing_ca.string(), "--callback", callback, "--callback-token", "customs-key",
+                                         "--seed", "23"});
+}
 
-// The customs simulator in HTTPS mode on a chosen port, receipts by callback to the gateway.
-struct sim_https {
-    pid_t pid = -1;
-    fs::path out, tls;
-    unsigned short port;
-    sim_https(unsigned short p, const fs::path& tls_dir, const fs::path& signing_ca, const std::string& callback, const fs::path& logdir)
-        : tls(tls_dir), port(p) {
-        out = logdir / "sim.log";
-        std::vector<std::string> args{(fs::path(PORTGATE_BINARY).parent_path() / "portgate-customs-sim").string(),
-                                      "--https", "--listen", fmt::format("127.0.0.1:{}", p), "--cert", (tls / "server.pem").string(),
-                                      "--key", (tls / "server.key").string(), "--ca", (tls / "ca.pem").string(), "--require-client-cert",
-                                      "--trust-ca", signing_ca.string(), "--callback", callback, "--callback-token", "customs-key",
-                                      "--seed", "23", "--xsd-dir", std::string(PORTGATE_SOURCE_DIR) + "/xsd",
-                                      "--scenarios", std::string(PORTGATE_SOURCE_DIR) + "/samples/scenarios"};
-        std::fflush(nullptr);
-        pid = fork();
-        if (pid == 0) {
-            if (!freopen(out.c_str(), "w", stdout) || !freopen(out.c_str(), "a", stderr)) _exit(126);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        for (int i = 0; i < 200 && read_file(out).find("listening on") == std::string::npos; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    ~sim_https() {
-        if (pid > 0) {
-            ::kill(pid, SIGCONT);
-            ::kill(pid, SIGTERM);
-            int st = 0;
-            for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) != pid; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            ::kill(pid, SIGKILL);
-            waitpid(pid, &st, WNOHANG);
-        }
-    }
-    json stats() const {
-        auto text = shell(fmt::format("curl -s --max-time 5 --cacert '{0}/ca.pem' --cert '{0}/client.pem' --key '{0}/client.key' "
-                                      "https://127.0.0.1:{1}/sim/stats", tls.string(), port));
-        return json::parse(text, nullptr, false);
-    }
-};
+// GET /sim/stats over mutual TLS.
+json sim_stats(const fs::path& tls, unsigned short port) {
+    auto text = shell(fmt::format("curl -s --max-time 5 --cacert '{0}/ca.pem' --cert '{0}/client.pem' --key '{0}/client.key' "
+                                  "https://127.0.0.1:{1}/sim/stats", tls.string(), port));
+    return json::parse(text, nullptr, false);
+}
 
 std::string with_cop_no(std::string doc, const std::string& cop) {
     auto a = doc.find("<ceb:copNo>");
@@ -158,10 +74,10 @@ std::string with_cop_no(std::string doc, const std::string& cop) {
 
 struct harness {
     temp_dir keys{"fault-pki"}, tls{"fault-tls"};
-    webhook hook;
+    webhook_sink hook;
     unsigned short sim_port = free_port();
     std::unique_ptr<gateway_process> gw;
-    std::unique_ptr<sim_https> sim;
+    std::unique_ptr<sim_process> sim;
     std::vector<std::string> ids;
 
     explicit harness(const std::string& tag) {
@@ -213,8 +129,7 @@ endpoint = "customs-https"
                                      fmt::arg("tls", tls.path.string()));
         gw = std::make_unique<gateway_process>(tag, o);
         gw->start();
-        sim = std::make_unique<sim_https>(sim_port, tls.path, keys.path / "ca.pem",
-                                          fmt::format("http://{}:{}/v1/receipts", gw->host(), gw->port()), gw->dir());
+        sim = start_sim(sim_port, tls.path, keys.path / "ca.pem", fmt::format("http://{}:{}/v1/receipts", gw->host(), gw->port()), gw->dir());
     }
 
     void post(http_client& c, int count) {
@@ -249,13 +164,14 @@ endpoint = "customs-https"
             if (done == ids.size() && left_to_notify == "0\n") break;
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
-        INFO("simulator log (end):\n" << read_file(sim->out).substr(read_file(sim->out).size() > 3000 ? read_file(sim->out).size() - 3000 : 0));
+        const std::string sim_log = sim->log();
+        INFO("simulator log (end):\n" << sim_log.substr(sim_log.size() > 3000 ? sim_log.size() - 3000 : 0));
         REQUIRE(done == ids.size());
         REQUIRE(left_to_notify == "0\n");
         for (auto& id : ids) msgs[id] = body_json(c.get("/v1/messages/" + id, "admin-token"));
 
         // Customs side: each CopMsgId taken once in effect; repeats (retries after a lost answer) answered again only.
-        json st = sim->stats();
+        json st = sim_stats(tls.path, sim_port);
         INFO(st.dump(1));
         CHECK(st["distinct_cop_msg_ids"] == ids.size());
         CHECK(st["accepted"] == ids.size());
@@ -266,9 +182,14 @@ endpoint = "customs-https"
         auto rows = shell(fmt::format("sqlite3 '{}' \"SELECT state, COUNT(*) FROM notification WHERE partner = 'hook-shop' GROUP BY state\"", db));
         INFO(rows);
         std::lock_guard lk(hook.mu);
+        std::map<std::string, int> accepted;                 // X-Portgate-Delivery → times accepted
+        std::map<std::string, std::vector<json>> by_message;  // X-Portgate-Message → bodies (first acceptance)
+        for (auto& req : hook.got)
+            if (accepted[std::string(req["X-Portgate-Delivery"])]++ == 0)
+                by_message[std::string(req["X-Portgate-Message"])].push_back(json::parse(req.body(), nullptr, false));
         std::size_t delivered = std::stoul(shell(fmt::format("sqlite3 '{}' \"SELECT COUNT(*) FROM notification WHERE partner = 'hook-shop' AND channel = 'webhook' AND state = 'delivered'\"", db)));
         CHECK(rows.find("dead") == std::string::npos);
-        CHECK(hook.accepted.size() == delivered);
+        CHECK(accepted.size() == delivered);
         std::size_t forward_total = 0;
         for (auto& id : ids) {
             const json& m = msgs[id];
@@ -276,7 +197,7 @@ endpoint = "customs-https"
             for (auto& e : m["events"])
                 if (e["kind"] == "receipt" && e.contains("state")) forward.push_back(e["state"]);
             forward_total += forward.size();
-            auto& got = hook.by_message[id];
+            auto& got = by_message[id];
             INFO(id << " " << m.dump().substr(0, 2000));
             CHECK(got.size() == forward.size());
             bool final_seen = false;
@@ -295,10 +216,10 @@ TEST_CASE("the customs endpoint stops for a while: every list reaches customs on
     harness h("fault-sim-stop");
     http_client c(h.gw->host(), h.gw->port());
     h.post(c, 80);
-    ::kill(h.sim->pid, SIGSTOP);  // customs stops answering: connections hang, the outbox times out and rests
+    ::kill(h.sim->pid(), SIGSTOP);  // customs stops answering: connections hang, the outbox times out and rests
     h.post(c, 80);                // intake goes on: stored and acknowledged while customs is away
     std::this_thread::sleep_for(std::chrono::seconds(3));
-    ::kill(h.sim->pid, SIGCONT);
+    ::kill(h.sim->pid(), SIGCONT);
     h.post(c, 80);
     h.verify(c);
     auto metrics = c.get("/metrics", "admin-token").body();

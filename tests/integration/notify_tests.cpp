@@ -16,6 +16,7 @@
 
 #include "gateway/delivery/notifier.hpp"
 #include "tests/support/gateway_process.hpp"
+#include "tests/support/webhook_sink.hpp"
 
 using namespace portgate::test;
 using json = nlohmann::json;
@@ -26,52 +27,6 @@ namespace bhttp = beast::http;
 namespace {
 
 json body_json(const response& r) { return json::parse(r.body()); }
-
-// A webhook receiver: answers 500 to the first `fail_first` requests, then 200; records what arrived.
-struct webhook_sink {
-    net::io_context ioc;
-    net::ip::tcp::acceptor acceptor{ioc, {net::ip::make_address("127.0.0.1"), 0}};
-    std::thread t;
-    std::mutex mu;
-    std::vector<bhttp::request<bhttp::string_body>> got;
-    std::atomic<int> fail_first{0}, seen{0};
-    std::atomic<bool> stop{false};
-    explicit webhook_sink(int fails) {
-        fail_first = fails;
-        t = std::thread([this] {
-            while (!stop) {
-                net::ip::tcp::socket s(ioc);
-                beast::error_code ec;
-                acceptor.accept(s, ec);
-                if (ec || stop) break;
-                beast::flat_buffer buf;
-                bhttp::request<bhttp::string_body> req;
-                bhttp::read(s, buf, req, ec);
-                if (ec) continue;
-                int n = seen++;
-                bhttp::response<bhttp::string_body> res{n < fail_first ? bhttp::status::internal_server_error : bhttp::status::ok, 11};
-                res.body() = "{}";
-                res.prepare_payload();
-                bhttp::write(s, res, ec);
-                if (n >= fail_first) {
-                    std::lock_guard lk(mu);
-                    got.push_back(std::move(req));
-                }
-            }
-        });
-    }
-    ~webhook_sink() {
-        stop = true;
-        try {
-            net::io_context c;
-            net::ip::tcp::socket s(c);
-            s.connect(acceptor.local_endpoint());
-        } catch (...) {
-        }
-        t.join();
-    }
-    unsigned short port() const { return acceptor.local_endpoint().port(); }
-};
 
 }  // namespace
 

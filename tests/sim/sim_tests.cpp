@@ -27,6 +27,7 @@
 #include "gateway/core/base64.hpp"
 #include "gateway/validation/checker.hpp"
 #include "tests/support/gateway_process.hpp"
+#include "tests/support/sim_process.hpp"
 
 namespace {
 
@@ -38,6 +39,7 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using portgate::test::read_file;
 using portgate::test::write_file;
+using portgate::test::sim_process;
 using namespace std::chrono_literals;
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
@@ -54,7 +56,6 @@ int sh(const std::string& cmd, std::string* out = nullptr) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-fs::path sim_binary() { return fs::path(PORTGATE_BINARY).parent_path() / "portgate-customs-sim"; }
 
 // One PKI for the whole test run.
 const fs::path& pki() {
@@ -101,73 +102,6 @@ std::string inventory(const std::string& cop_no) {
     std::string s = portgate::test::sample("ceb/ceb621-inventory-valid.xml");
     return std::regex_replace(s, std::regex("HM2026112400017"), cop_no);
 }
-
-// The simulator as a child process; stopped with SIGTERM at the end.
-class sim_process {
-public:
-    sim_process(const fs::path& dir, std::vector<std::string> args) : dir_(dir) {
-        out_ = dir / "sim-stdout.txt";
-        err_ = dir / "sim-stderr.txt";
-        args.insert(args.begin(), sim_binary().string());
-        args.push_back("--xsd-dir");
-        args.push_back(std::string(PORTGATE_SOURCE_DIR) + "/xsd");
-        args.push_back("--scenarios");
-        args.push_back(std::string(PORTGATE_SOURCE_DIR) + "/samples/scenarios");
-        std::fflush(nullptr);  // or the child's freopen would flush the parent's buffered output again
-        pid_ = fork();
-        if (pid_ == 0) {
-            if (!freopen(out_.c_str(), "w", stdout) || !freopen(err_.c_str(), "w", stderr)) _exit(126);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        for (int i = 0; i < 1000; ++i) {
-            std::string s = read_file(out_);
-            auto p = s.find("listening on https://");
-            if (p != std::string::npos && s.find('\n', p) != std::string::npos) {
-                std::string addr = s.substr(p + 21, s.find('\n', p) - p - 21);
-                host_ = addr.substr(0, addr.rfind(':'));
-                port_ = addr.substr(addr.rfind(':') + 1);
-                return;
-            }
-            if (s.find("watching ") != std::string::npos) return;
-            int st = 0;
-            if (waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                FAIL("simulator exited at start: " << read_file(err_));
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        FAIL("simulator did not start: " << read_file(err_));
-    }
-    ~sim_process() { stop(); }
-    int stop() {
-        if (pid_ <= 0) return -1;
-        ::kill(pid_, SIGTERM);
-        int st = 0;
-        for (int i = 0; i < 300; ++i) {
-            if (waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        ::kill(pid_, SIGKILL);
-        waitpid(pid_, &st, 0);
-        pid_ = -1;
-        return -9;
-    }
-    const std::string& host() const { return host_; }
-    const std::string& port() const { return port_; }
-    std::string err() const { return read_file(err_); }
-
-private:
-    fs::path dir_, out_, err_;
-    pid_t pid_ = -1;
-    std::string host_, port_;
-};
 
 struct reply {
     int status = 0;

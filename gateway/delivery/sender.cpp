@@ -123,8 +123,10 @@ bool sender::is_resting(const std::string& endpoint, store::millis now) {
 void sender::trip(const std::string& endpoint) {
     std::lock_guard lk(rest_mu_);
     auto& r = resting_[endpoint];
+    const store::millis now = store::now_ms();
+    if (r.until > now) return;  // other lanes failing during the same outage: one failure, not one per lane
     ++r.trips;
-    r.until = store::now_ms() + std::min<store::millis>(30000, 1000LL << std::min(r.trips - 1, 5));
+    r.until = now + std::min<store::millis>(30000, 1000LL << std::min(r.trips - 1, 5));
 }
 
 void sender::recovered(const std::string& endpoint) {

@@ -714,12 +714,12 @@ void pipeline::replay_with_new_guid(const std::string& id, std::function<void(re
     if (!got) return fail(got.err().code, got.err().message);
     if (!got->has_value()) return fail(errc::not_found, fmt::format("message {} does not exist", id));
     const store::message_view& mv = **got;
-    bool queued = false;
+    bool was_queued = false;
     for (auto& e : mv.events) {
-        if (e.kind == "queued") queued = true;
+        if (e.kind == "queued") was_queued = true;
         if (e.kind == "replayed") return fail(errc::bad_request, fmt::format("message {} was replayed already: {}", id, e.detail));
     }
-    if (!queued) return fail(errc::bad_request, fmt::format("message {} was never queued for customs: nothing to replay", id));
+    if (!was_queued) return fail(errc::bad_request, fmt::format("message {} was never queued for customs: nothing to replay", id));
     if (mv.state != "DEAD" && mv.state != "RETURNED" && mv.state != "REJECTED")
         return fail(errc::bad_request, fmt::format("message {} is {}: only a DEAD, RETURNED or REJECTED message is sent again with a new guid "
                                                    "(POST …/resend without new_guid resends a dead one unchanged)", id, mv.state));
@@ -800,7 +800,7 @@ void pipeline::replay_with_new_guid(const std::string& id, std::function<void(re
             a.code = r.err().code;
             a.message = r.err().message;
         } else {
-            this->queued();
+            queued();
         }
         done(std::move(a));
     });

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <set>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -32,7 +33,17 @@
 #include <xercesc/util/XMLException.hpp>
 #include <xercesc/util/XMLResourceIdentifier.hpp>
 #include <xercesc/util/XMLUni.hpp>
+#include <xercesc/util/regx/RangeToken.hpp>
+#include <xercesc/util/regx/RegularExpression.hpp>
+#include <xercesc/util/regx/Token.hpp>
 #include <xercesc/validators/common/Grammar.hpp>
+#include <xercesc/validators/datatype/DatatypeValidatorFactory.hpp>
+#include <xercesc/validators/datatype/ListDatatypeValidator.hpp>
+#include <xercesc/validators/datatype/UnionDatatypeValidator.hpp>
+#include <xercesc/validators/schema/ComplexTypeInfo.hpp>
+#include <xercesc/validators/schema/SchemaAttDef.hpp>
+#include <xercesc/validators/schema/SchemaElementDecl.hpp>
+#include <xercesc/validators/schema/SchemaGrammar.hpp>
 
 namespace portgate::xsd {
 
@@ -566,6 +577,94 @@ std::string first_and_count(const std::vector<problem>& problems) {
     return s;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Pattern facets, made safe to share between threads
+
+// Xerces compiles a pattern facet once, but each character class in it (a RangeToken, including the
+// process-wide ones behind \d, \w, \i, \c) builds its lookup map on first use, unsynchronised. Two workers
+// validating a fresh schema at once could both build it: an assertion failure in Xerces
+// (RangeToken::doCreateMap) or, without assertions, a pattern that fails on a valid value. Every map is
+// therefore built here, on one thread, before the pool is shared. The token tree, the first-character
+// class and a validator's pattern are protected members; pointers to members reach them without a cast.
+struct regex_parts : xc::RegularExpression {
+    static constexpr auto tree = &regex_parts::fTokenTree;
+    static constexpr auto first_char = &regex_parts::fFirstChar;
+    static xc::RangeToken* word_range() { return fWordRange; }
+};
+struct validator_parts : xc::DatatypeValidator {
+    static constexpr auto regex = &validator_parts::getRegex;
+};
+
+class regex_primer {
+public:
+    void grammars(xc::XMLGrammarPool& pool) {
+        validators(xc::DatatypeValidatorFactory::getBuiltInRegistry());
+        auto grammars = pool.getGrammarEnumerator();
+        while (grammars.hasMoreElements()) {
+            auto& grammar = grammars.nextElement();
+            if (grammar.getGrammarType() != xc::Grammar::SchemaGrammarType) continue;
+            auto& schema = static_cast<xc::SchemaGrammar&>(grammar);
+            if (auto* registry = schema.getDatatypeRegistry()) validators(registry->getUserDefinedRegistry());
+            if (auto* types = schema.getComplexTypeRegistry()) {
+                xc::RefHashTableOfEnumerator<xc::ComplexTypeInfo> e(types, false);
+                while (e.hasMoreElements()) complex_type(&e.nextElement());
+            }
+            if (auto* attributes = schema.getAttributeDeclRegistry()) {
+                xc::RefHashTableOfEnumerator<xc::XMLAttDef> e(attributes, false);
+                while (e.hasMoreElements()) attribute(e.nextElement());
+            }
+            auto elements = schema.getElemEnumerator();
+            while (elements.hasMoreElements()) {
+                auto& element = elements.nextElement();
+                validator(element.getDatatypeValidator());
+                complex_type(element.getComplexTypeInfo());
+            }
+        }
+        token(regex_parts::word_range());
+    }
+
+private:
+    void validators(xc::RefHashTableOf<xc::DatatypeValidator>* table) {
+        if (!table) return;
+        xc::RefHashTableOfEnumerator<xc::DatatypeValidator> e(table, false);
+        while (e.hasMoreElements()) validator(&e.nextElement());
+    }
+    void validator(xc::DatatypeValidator* dv) {
+        while (dv && seen_validators_.insert(dv).second) {
+            if (auto* regex = (dv->*validator_parts::regex)()) {
+                token(regex->*regex_parts::tree);
+                token(regex->*regex_parts::first_char);
+            }
+            if (dv->getType() == xc::DatatypeValidator::List)
+                validator(static_cast<xc::ListDatatypeValidator*>(dv)->getItemTypeDTV());
+            if (dv->getType() == xc::DatatypeValidator::Union) {
+                if (auto* members = static_cast<xc::UnionDatatypeValidator*>(dv)->getMemberTypeValidators())
+                    for (XMLSize_t i = 0; i < members->size(); ++i) validator(members->elementAt(i));
+            }
+            dv = dv->getBaseValidator();
+        }
+    }
+    void complex_type(xc::ComplexTypeInfo* type) {
+        if (!type || !seen_types_.insert(type).second) return;
+        validator(type->getDatatypeValidator());
+        validator(type->getBaseDatatypeValidator());
+        if (!type->hasAttDefs()) return;
+        auto& list = type->getAttDefList();
+        for (XMLSize_t i = 0; i < list.getAttDefCount(); ++i) attribute(list.getAttDef(i));
+    }
+    void attribute(xc::XMLAttDef& def) {
+        if (auto* schema_def = dynamic_cast<xc::SchemaAttDef*>(&def)) validator(schema_def->getDatatypeValidator());
+    }
+    void token(xc::Token* t) {
+        if (!t || !seen_tokens_.insert(t).second) return;
+        auto type = t->getTokenType();
+        if (type == xc::Token::T_RANGE || type == xc::Token::T_NRANGE) static_cast<xc::RangeToken*>(t)->createMap();
+        for (XMLSize_t i = 0; i < t->size(); ++i) token(t->getChild(i));
+    }
+
+    std::set<const void*> seen_validators_, seen_types_, seen_tokens_;
+};
+
 // Compiles `file` into a fresh pool, then locks it. `roots` are the directories relative
 // schemaLocations may reach.
 result<std::shared_ptr<const schema>> compile(std::string name, const fs::path& file, const namespace_map& namespaces,
@@ -617,6 +716,7 @@ result<std::shared_ptr<const schema>> compile(std::string name, const fs::path& 
         return error(errc::config_invalid, std::move(message), std::move(problems));
     }
     try {
+        regex_primer().grammars(*pool);
         pool->lockPool();
     } catch (const xc::XMLException& e) {
         return error(errc::internal, fmt::format("locking schema '{}': {}", name, to_utf8(e.getMessage())));

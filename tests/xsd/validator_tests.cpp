@@ -603,3 +603,51 @@ TEST_CASE("the project catalog validates the CEB samples", "[xsd]") {
     INFO(dump(loose));
     CHECK(loose.empty());
 }
+
+// Xerces builds each character class's lookup map (RangeToken) on first use, unsynchronised; the catalog
+// builds them all before a schema is shared. Without that, workers that hit a fresh schema's patterns at
+// the same moment abort in Xerces (assertion in RangeToken::doCreateMap) or fail a valid value (a false
+// PG-301 on appTime was once seen under load). Each round compiles the schema afresh, so every
+// pattern is first used by all threads at once.
+TEST_CASE("a fresh schema's patterns are safe when first used by several threads at once", "[xsd]") {
+    const fs::path root = PORTGATE_SOURCE_DIR;
+    auto cat = xsd::catalog::load(root / "xsd");
+    INFO((cat ? std::string() : cat.err().message));
+    REQUIRE(cat);
+    auto draft = (*cat)->find("ceb-import-draft");
+    REQUIRE(draft);
+    std::ifstream in(root / "samples/ceb/ceb621-inventory-valid.xml", std::ios::binary);
+    const std::string doc(std::istreambuf_iterator<char>(in), {});
+    REQUIRE(doc.find("<ceb:appTime>") != std::string::npos);
+    REQUIRE(problems_of(*draft, doc).empty());
+
+    constexpr int rounds = 12, threads = 4;
+    int invalid_verdicts = 0, errors = 0;
+    std::string first_problem;
+    for (int round = 0; round < rounds; ++round) {
+        auto fresh = (*cat)->compile_file(draft->file());
+        REQUIRE(fresh);
+        std::atomic<int> ready{0};
+        std::vector<portgate::result<std::vector<portgate::problem>>> verdicts(threads, portgate::error(portgate::errc::internal, "not run"));
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t) {
+            pool.emplace_back([&, t] {
+                ready.fetch_add(1);
+                while (ready.load() < threads) {}  // start together: the first use of every pattern races
+                verdicts[static_cast<std::size_t>(t)] = (*fresh)->validate(doc);
+            });
+        }
+        for (auto& th : pool) th.join();
+        for (auto& v : verdicts) {
+            if (!v) {
+                ++errors;
+            } else if (!v->empty()) {
+                ++invalid_verdicts;
+                if (first_problem.empty()) first_problem = v->front().message;
+            }
+        }
+    }
+    INFO(first_problem);
+    CHECK(errors == 0);
+    CHECK(invalid_verdicts == 0);
+}

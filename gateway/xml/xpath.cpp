@@ -131,22 +131,33 @@ result<xmlXPathObject*> xpath_context::eval(const xpath_expr& e, xmlNode* node) 
     xmlSetGenericErrorFunc(prev_generic_ctx, prev_generic);
     if (!obj || !error_.empty()) {
         if (obj) xmlXPathFreeObject(obj);
-        std::string detail = generic_text;
-        if (auto colon = detail.find(": "); colon != std::string::npos && detail.rfind("xmlXPath", 0) == 0) detail = detail.substr(colon + 2);
-        while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
-        std::string what = error_.empty() ? std::string("evaluation error") : error_;
-        if (!detail.empty()) what += " (" + detail + ")";
-        return error(errc::internal, fmt::format("XPath '{}' failed: {}", e.text(), what));
+        return failure(e);
     }
     return obj;
 }
 
+error xpath_context::failure(const xpath_expr& e) const {
+    std::string detail = generic_text;
+    if (auto colon = detail.find(": "); colon != std::string::npos && detail.rfind("xmlXPath", 0) == 0) detail = detail.substr(colon + 2);
+    while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
+    std::string what = error_.empty() ? std::string("evaluation error") : error_;
+    if (!detail.empty()) what += " (" + detail + ")";
+    return error(errc::internal, fmt::format("XPath '{}' failed: {}", e.text(), what));
+}
+
 result<bool> xpath_context::boolean(const xpath_expr& e, xmlNode* node) {
-    auto o = eval(e, node);
-    if (!o) return o.err();
-    bool b = xmlXPathCastToBoolean(*o) != 0;
-    xmlXPathFreeObject(*o);
-    return b;
+    // Evaluated straight to a boolean: no result object, and a node-set test stops at its first node.
+    if (!ctx_) return error(errc::internal, "out of memory");
+    error_.clear();
+    ctx_->node = node;
+    auto prev_generic = xmlGenericError;
+    auto prev_generic_ctx = xmlGenericErrorContext;
+    generic_text.clear();
+    xmlSetGenericErrorFunc(nullptr, &capture_generic);
+    const int b = xmlXPathCompiledEvalToBoolean(e.get(), ctx_);
+    xmlSetGenericErrorFunc(prev_generic_ctx, prev_generic);
+    if (b < 0 || !error_.empty()) return failure(e);
+    return b != 0;
 }
 
 result<std::string> xpath_context::string(const xpath_expr& e, xmlNode* node) {

@@ -58,6 +58,7 @@ public:
 
 private:
     result<xmlXPathObject*> eval(const xpath_expr& e, xmlNode* node);
+    error failure(const xpath_expr& e) const;  // the error of the evaluation that just failed
     static void on_error(void* self, xmlErrorPtr err);
     xmlXPathContext* ctx_ = nullptr;
     void* user_ = nullptr;

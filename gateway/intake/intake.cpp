@@ -525,7 +525,11 @@ result<std::optional<std::string>> pipeline::sign_for_route(const config::route&
     if (it == signers_.end()) return error(errc::sign_key_unavailable, fmt::format("signer '{}' is not open", r.signer));
     auto t0 = clock::now();
     sign::placement where = fam->sign_before.empty() ? sign::placement::last_child() : sign::placement::before_child(fam->sign_before);
-    auto signed_bytes = sign::sign_document(*it->second, bytes, where);
+    // One parse serves both: the signer canonicalises it and adds its ds:Signature to it, and the as-sent
+    // rules below read it (the schema check still reads the signed bytes themselves).
+    auto parsed = xml::parse(bytes, cfg_.server.xml, type);
+    result<std::string> signed_bytes = parsed ? sign::sign_document_into(*it->second, bytes, *parsed, where)
+                                              : result<std::string>(parsed.err());
     stage_sign_->observe(seconds_since(t0));
     if (!signed_bytes) {
         // An output that could not be signed may simply be invalid (its draft check is left to this stage):
@@ -548,7 +552,11 @@ result<std::optional<std::string>> pipeline::sign_for_route(const config::route&
     validation::options vo;
     vo.type = type;
     vo.prof = validation::profile::sent;
-    auto rep = validation::check(*knowledge_, *signed_bytes, vo, cfg_.server.xml, type);
+    auto rep = validation::check_parsed(*knowledge_, *parsed, *signed_bytes, vo, cfg_.server.xml, type);
+    if (!rep) return rep.err();
+    if (!rep->valid() && rep->code == errc::rule_violated)
+        // Rare: checked again from the signed bytes, so that every line number is the one sent.
+        rep = validation::check(*knowledge_, *signed_bytes, vo, cfg_.server.xml, type);
     if (!rep) return rep.err();
     if (!rep->valid()) {
         for (auto p : rep->problems) {

@@ -141,6 +141,12 @@ result<std::string> sign_document(const identity& id, std::string_view bytes, co
 result<std::string> sign_document(const identity& id, std::string_view bytes, const xml::document& parsed,
                                   const placement& where = {});
 
+// As above, and the ds:Signature is also added to `parsed`, where it went in the bytes: the tree is then the
+// signed document (whitespace around the signature aside), so a check of what is sent needs no second
+// parse. Line numbers in the tree are still those of `bytes`.
+result<std::string> sign_document_into(const identity& id, std::string_view bytes, xml::document& parsed,
+                                       const placement& where = {});
+
 // ---------------------------------------------------------------------------------------------------
 // Verification
 

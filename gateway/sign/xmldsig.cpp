@@ -262,7 +262,49 @@ result<std::string> sign_document(const identity& id, std::string_view bytes, co
     return sign_document(id, bytes, parsed.value(), where);
 }
 
+namespace {
+
+// What signing made: the signed bytes, the ds:Signature element spliced into them, and the root child it
+// went before (nullptr: it is the root's last child).
+struct signed_output {
+    std::string bytes;
+    std::string element;
+    xmlNode* before = nullptr;
+};
+
+result<signed_output> sign_parsed(const identity& id, std::string_view bytes, const xml::document& parsed,
+                                  const placement& where);
+
+}  // namespace
+
 result<std::string> sign_document(const identity& id, std::string_view bytes, const xml::document& parsed,
+                                  const placement& where) {
+    auto out = sign_parsed(id, bytes, parsed, where);
+    if (!out) return out.err();
+    return std::move(out->bytes);
+}
+
+result<std::string> sign_document_into(const identity& id, std::string_view bytes, xml::document& parsed,
+                                       const placement& where) {
+    auto out = sign_parsed(id, bytes, parsed, where);
+    if (!out) return out.err();
+    // The element exactly as spliced into the bytes, parsed in the root's context, put at the same place.
+    xmlNode* root = xmlDocGetRootElement(parsed.doc.get());
+    xmlNode* list = nullptr;
+    const auto rc = xmlParseInNodeContext(root, out->element.data(), static_cast<int>(out->element.size()),
+                                          XML_PARSE_NONET | XML_PARSE_NOCDATA, &list);
+    if (rc != XML_ERR_OK || list == nullptr || list->next != nullptr) {
+        if (list) xmlFreeNodeList(list);
+        return error(errc::internal, "the ds:Signature just made does not parse back");
+    }
+    if (out->before) xmlAddPrevSibling(out->before, list);
+    else xmlAddChild(root, list);
+    return std::move(out->bytes);
+}
+
+namespace {
+
+result<signed_output> sign_parsed(const identity& id, std::string_view bytes, const xml::document& parsed,
                                   const placement& where) {
     if (bytes.find('\0') != npos)
         return error(errc::sign_unsupported, "the document is not in an ASCII-compatible encoding (UTF-16?); send UTF-8");
@@ -277,14 +319,15 @@ result<std::string> sign_document(const identity& id, std::string_view bytes, co
 
     const auto lay = scan(bytes);
     if (!lay) return error(errc::sign_unsupported, "cannot place a signature: the root element is empty (<root/>)");
-    std::vector<const xmlNode*> children;
-    for (const xmlNode* c = root->children; c != nullptr; c = c->next)
+    std::vector<xmlNode*> children;
+    for (xmlNode* c = root->children; c != nullptr; c = c->next)
         if (c->type == XML_ELEMENT_NODE) children.push_back(c);
     if (children.size() != lay->children.size())
         return error(errc::internal, fmt::format("signature placement: {} root children parsed, {} scanned",
                                                  children.size(), lay->children.size()));
 
     std::size_t offset = lay->root_end;
+    xmlNode* before = nullptr;
     if (!where.before.empty()) {
         std::string_view ns = text_of(root->ns ? root->ns->href : nullptr);
         std::string_view local = where.before;
@@ -297,6 +340,7 @@ result<std::string> sign_document(const identity& id, std::string_view bytes, co
         for (std::size_t k = 0; k < children.size(); ++k)
             if (matches(children[k], ns, local)) {
                 offset = lay->children[k];
+                before = children[k];
                 break;
             }
     }
@@ -317,13 +361,17 @@ result<std::string> sign_document(const identity& id, std::string_view bytes, co
         "\n    </ds:X509Data>\n  </ds:KeyInfo>\n</ds:Signature>",
         dsig_ns, body, base64_encode(sig.value()), escape_text(id.key_name()), id.certificate_base64());
 
-    std::string out;
-    out.reserve(bytes.size() + element.size());
-    out.append(bytes.substr(0, offset));
-    out.append(element);
-    out.append(bytes.substr(offset));
+    signed_output out;
+    out.bytes.reserve(bytes.size() + element.size());
+    out.bytes.append(bytes.substr(0, offset));
+    out.bytes.append(element);
+    out.bytes.append(bytes.substr(offset));
+    out.element = std::move(element);
+    out.before = before;
     return out;
 }
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------------
 

@@ -98,6 +98,20 @@ output = "CEB311"
         CHECK(std::system(fmt::format("xmlsec1 --verify --trusted-pem '{}' '{}' >/dev/null 2>&1", (keys.path / "ca.pem").string(), f.string()).c_str()) == 0);
     }
 
+    // A mapped output that breaks a customs rule is refused by the check of what would be sent (the signed
+    // document): 422 PG-307 naming the rule, and a line in the document; nothing is stored as signed.
+    auto usd = c.post_xml("/v1/messages", sample("partners/shop-orders/shop_orders-invalid-PG307-usd-order.xml"), "demo-shop-key");
+    INFO(usd.body());
+    REQUIRE(usd.result_int() == 422);
+    auto uj = body_json(usd);
+    CHECK(uj["code"] == "PG-307");
+    CHECK(uj.dump().find("IMP_ORDER_CURRENCY_RMB") != std::string::npos);
+    CHECK(uj.dump().find("as signed") != std::string::npos);
+    bool has_line = false;
+    for (auto& e : uj["errors"]) has_line |= e.value("line", 0) > 1;
+    CHECK(has_line);
+    CHECK(body_json(c.get("/v1/messages/" + uj["id"].get<std::string>(), "admin-token"))["state"] == "REJECTED");
+
     // A native CEB621 through an SM2 route: stored SIGNED; the strict schema (signature required) accepts it.
     auto n = c.post_xml("/v1/messages", sample("ceb/ceb621-inventory-valid.xml"), "other-shop-key");
     INFO(n.body());
@@ -113,7 +127,8 @@ output = "CEB311"
     // The certificate's lifetime is a metric.
     auto metrics = c.get("/metrics", "admin-token").body();
     CHECK(metrics.find("portgate_signer_certificate_days_left{signer=\"card-1\"}") != std::string::npos);
-    CHECK(metrics.find("portgate_signer_signatures{signer=\"card-1\"} 3") != std::string::npos);
+    // Three orders, and the USD order's output: an output is checked as signed, so it was signed first.
+    CHECK(metrics.find("portgate_signer_signatures{signer=\"card-1\"} 4") != std::string::npos);
 }
 
 TEST_CASE("a password in the config is refused, a missing key stops start-up with the signer named", "[sign][config]") {

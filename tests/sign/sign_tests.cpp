@@ -9,7 +9,10 @@
 
 #include <fmt/format.h>
 
+#include <libxml/c14n.h>
+
 #include "gateway/sign/sign.hpp"
+#include "gateway/xml/parser.hpp"
 #include "gateway/sign/token_bucket.hpp"
 #include "tests/support/gateway_process.hpp"
 
@@ -262,6 +265,35 @@ TEST_CASE("placement: before a named child, or last when it is absent", "[sign]"
     const std::string last = sign_with(*id, inventory(), sign::placement::before_child("ExtendMessage"));
     CHECK(last.find("</ds:Signature></ceb:CEB621Message>") != std::string::npos);
     CHECK(verify(last).valid);
+}
+
+// The pipeline checks what it sends from the tree it signed (no second parse): that tree, with the signature
+// added, must be the signed bytes as a parser reads them, node for node, whitespace included.
+TEST_CASE("sign_document_into leaves the tree equal to the signed bytes parsed again", "[sign]") {
+    auto id = open(file_identity("ec", "ecdsa-sha256"));
+    auto c14n = [](xmlDoc* d) {
+        xmlChar* out = nullptr;
+        const int n = xmlC14NDocDumpMemory(d, nullptr, XML_C14N_1_0, nullptr, 1, &out);
+        std::string s = n >= 0 && out ? std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n)) : "";
+        if (out) xmlFree(out);
+        return s;
+    };
+    const std::string with_ext = replace_once(inventory(), "</ceb:BaseTransfer>\n",
+                                              "</ceb:BaseTransfer>\n  <ceb:ExtendMessage><ceb:name>x</ceb:name></ceb:ExtendMessage>\n");
+    for (auto [doc, where] : {std::pair{inventory(), sign::placement::last_child()},
+                              std::pair{with_ext, sign::placement::before_child("ExtendMessage")}}) {
+        auto tree = portgate::xml::parse(doc, {}, "doc");
+        REQUIRE(tree);
+        auto signed_bytes = sign::sign_document_into(*id, doc, *tree, where);
+        INFO((signed_bytes ? std::string() : signed_bytes.err().message));
+        REQUIRE(signed_bytes);
+        CHECK(verify(*signed_bytes).valid);
+        auto again = portgate::xml::parse(*signed_bytes, {}, "again");
+        REQUIRE(again);
+        const std::string a = c14n(tree->doc.get()), b = c14n(again->doc.get());
+        CHECK(a.find("<ds:SignatureValue>") != std::string::npos);
+        CHECK(a == b);
+    }
 }
 
 TEST_CASE("namespaces in scope from the root and a default namespace are signed right", "[sign]") {

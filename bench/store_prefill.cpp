@@ -12,7 +12,8 @@
 // printed (full scans flagged).
 //   store_prefill --data-dir DIR [--count N] [--sample FILE] [--items K] [--shape demo|e2e] [--partner P]
 //                 [--route R] [--config F] [--key K --cert C --alg A] [--batch DOCS] [--days D] [--seed S]
-//                 [--notify mailbox|none] [--journal off|wal] [--indexes auto|after|during] [--no-verify]
+//                 [--notify mailbox|none] [--journal off|wal] [--indexes auto|after|during] [--compression none|zstd]
+//                 [--no-verify]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -51,6 +52,7 @@
 #include "gateway/pipeline/customs_status.hpp"
 #include "gateway/pipeline/state.hpp"
 #include "gateway/sign/sign.hpp"
+#include "gateway/store/packing.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/validation/checker.hpp"
 #include "gateway/xml/parser.hpp"
@@ -103,6 +105,7 @@ struct options {
     std::string notify = "mailbox";
     int batch = 2000;  // documents per transaction (≈ 58 k rows)
     std::string journal = "off";  // while filling: off (no journal; WAL set again at the end) | wal
+    std::string compression = "none";  // as [store] compression: zstd packs the payloads like the store does
     std::string indexes = "auto"; // after: drop the secondary indexes, build them after the fill · during · auto: after when adding more than there is
     int days = 30;
     std::uint64_t seed = 0;
@@ -883,11 +886,11 @@ struct row_counts {
 // apply(new_receipt), apply_status, apply(outbox_change), the notifier's update and the mailbox ack).
 class writer {
 public:
-    writer(sqlite3* db, const specimen& sp) : db_(db), sp_(sp) {
+    writer(sqlite3* db, const specimen& sp, bool pack) : db_(db), sp_(sp), pack_(pack) {
         message_ = prepare(db, "INSERT INTO message (seq, id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, source_name, "
                                "size, sha256, received_at, updated_at, route, direction, parent_seq, customs_status, customs_rank) "
                                "VALUES (?,?,?,?,?,?,?,'',?,'','',?,?,?,?,?,?,?,?,?)");
-        payload_ = prepare(db, "INSERT INTO payload (message_seq, stage, version, bytes, created_at) VALUES (?,?,1,?,?)");
+        payload_ = prepare(db, "INSERT INTO payload (message_seq, stage, version, bytes, created_at, encoding) VALUES (?,?,1,?,?,?)");
         event_ = prepare(db, "INSERT INTO event (message_seq, at, kind, state, code, detail) VALUES (?,?,?,?,'',?)");
         key_ = prepare(db, "INSERT OR IGNORE INTO message_key (message_seq, name, value) VALUES (?,?,?)");
         outbox_ = prepare(db, "INSERT INTO outbox (message_seq, endpoint, cop_msg_id, state, attempts, next_at, last_error, updated_at) "
@@ -918,7 +921,9 @@ private:
             ++n_.message;
         }
         for (auto& [stage, bytes] : m.payloads) {
-            binder(db_, payload_.get())(m.seq)(stage).blob(bytes)(m.payload_at).step();
+            // --compression zstd: packed as the store itself does (packing.hpp).
+            const std::string packed = pack_ ? portgate::store::pack(bytes) : std::string();
+            binder(db_, payload_.get())(m.seq)(stage).blob(packed.empty() ? bytes : packed)(m.payload_at)(packed.empty() ? "" : "zstd").step();
             ++n_.payload;
         }
         for (auto& e : m.events) {
@@ -956,6 +961,7 @@ private:
     sqlite3* db_;
     const specimen& sp_;
     stmt_ptr message_, payload_, event_, key_, outbox_, receipt_, record_, receipt_key_, notification_;
+    bool pack_ = false;
     row_counts n_;
 };
 
@@ -1273,7 +1279,7 @@ int usage(const std::string& why) {
     std::cerr << "store_prefill: " << why << "\n"
               << "usage: store_prefill --data-dir DIR [--count N] [--sample FILE] [--items K] [--shape demo|e2e] [--partner P] [--route R]\n"
               << "                     [--config F] [--key K --cert C --alg A] [--batch DOCS] [--days D] [--seed S] [--notify mailbox|none] [--journal off|wal]\n"
-              << "                     [--indexes auto|after|during] [--no-verify]\n";
+              << "                     [--indexes auto|after|during] [--compression none|zstd] [--no-verify]\n";
     return 2;
 }
 
@@ -1308,6 +1314,7 @@ int main(int argc, char** argv) {
             else if (a == "--notify") o.notify = *v;
             else if (a == "--journal") o.journal = *v;
             else if (a == "--indexes") o.indexes = *v;
+            else if (a == "--compression") o.compression = *v;
             else return usage("unknown option " + a);
         } catch (const std::exception&) {
             return usage(fmt::format("{} {}: not a number", a, *v));
@@ -1319,6 +1326,7 @@ int main(int argc, char** argv) {
     if (o.notify != "mailbox" && o.notify != "none") return usage("--notify is mailbox or none");
     if (o.journal != "off" && o.journal != "wal") return usage("--journal is off or wal");
     if (o.indexes != "auto" && o.indexes != "after" && o.indexes != "during") return usage("--indexes is auto, after or during");
+    if (o.compression != "none" && o.compression != "zstd") return usage("--compression is none or zstd");
     if (o.key.empty() != o.cert.empty()) return usage("--key and --cert go together");
     if (o.partner.empty()) o.partner = o.shape == "e2e" ? "bench" : "demo-shop";
 
@@ -1412,7 +1420,7 @@ int main(int argc, char** argv) {
             q.reset();
             for (auto& name : names) exec(db.get(), fmt::format("DROP INDEX \"{}\"", name));
         }
-        writer w(db.get(), *sp);
+        writer w(db.get(), *sp, o.compression == "zstd");
         conveyor belt;
         for (int i = 0; i < 3; ++i) belt.put_empty(std::make_unique<batch>());
         const long long per = o.batch;

@@ -226,7 +226,12 @@ result<config> load(const fs::path& file) {
 
     // [store]
     if (auto* t = root["store"].as_table()) {
-        rd.unknown_keys(*t, "[store]", {"synchronous", "group_commit_max", "group_commit_wait_us"});
+        rd.unknown_keys(*t, "[store]", {"synchronous", "group_commit_max", "group_commit_wait_us", "compression"});
+        if (auto v = rd.get<std::string>(*t, "compression", "store")) {
+            if (*v != "none" && *v != "zstd")
+                rd.add(t->get("compression"), fmt::format("store.compression: '{}' is not none or zstd", *v));
+            else cfg.store.compression = *v;
+        }
         if (auto v = rd.get<std::string>(*t, "synchronous", "store")) {
             if (*v != "full" && *v != "normal" && *v != "extra")
                 rd.add(t->get("synchronous"), fmt::format("store.synchronous: '{}' is not full, extra or normal", *v));

@@ -1,5 +1,6 @@
 // SQLite implementation of the message store: migrations, the group-commit writer, read connections.
 #include "gateway/store/store.hpp"
+#include "gateway/store/packing.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -197,6 +198,10 @@ CREATE INDEX message_received ON message(received_at);
 CREATE INDEX message_idempotency_key ON message(idempotency_key) WHERE idempotency_key <> '';
 CREATE INDEX message_source_name ON message(source_name) WHERE source_name <> '';
 )sql"},
+    // Payloads compressed when that saves space (packing.hpp): '' = the bytes as they are, 'zstd' = a frame.
+    {8, R"sql(
+ALTER TABLE payload ADD COLUMN encoding TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 std::string sqlite_error(sqlite3* db, std::string_view what) {
@@ -255,6 +260,11 @@ struct cached_stmt {
 void bind_value(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
 void bind_value(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
 void bind_blob(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
+// A payload's encoding column: a literal, so binding it without a copy is safe.
+void bind_encoding(sqlite3_stmt* s, int i, bool packed) {
+    const std::string_view e = packed ? zstd_encoding : std::string_view("");
+    sqlite3_bind_text(s, i, e.data(), static_cast<int>(e.size()), SQLITE_STATIC);
+}
 
 // Parameters of a query built at run time (filters, IN lists), bound from 1 in order.
 using sql_arg = std::variant<std::string, std::int64_t>;
@@ -424,7 +434,7 @@ struct store::impl {
         if (s) s = p(insert_msg, "INSERT INTO message (id, partner, channel, root, type, state, error_code, doc_guid, idempotency_key, "
                                   "source_name, size, sha256, received_at, updated_at, route, direction, parent_seq) "
                                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-        if (s) s = p(insert_payload, "INSERT INTO payload (message_seq, stage, version, bytes, created_at) VALUES (?,?,1,?,?)");
+        if (s) s = p(insert_payload, "INSERT INTO payload (message_seq, stage, version, bytes, created_at, encoding) VALUES (?,?,1,?,?,?)");
         if (s) s = p(insert_key, "INSERT OR IGNORE INTO message_key (message_seq, name, value) VALUES (?,?,?)");
         if (s) s = p(insert_join, "INSERT OR IGNORE INTO join_key (route, key, message_seq, waiting) VALUES (?,?,?,?)");
         if (s) s = p(find_seq, "SELECT seq, state FROM message WHERE id = ?");
@@ -486,13 +496,18 @@ struct store::impl {
         {
             auto* s = insert_payload.get();
             reset_guard g{s};
-            bind_value(s, 1, seq); bind_value(s, 2, m.payload_stage); bind_blob(s, 3, m.bytes); bind_value(s, 4, now);
+            const bool packed = !m.packed.empty();
+            bind_value(s, 1, seq); bind_value(s, 2, m.payload_stage); bind_blob(s, 3, packed ? m.packed : m.bytes); bind_value(s, 4, now);
+            bind_encoding(s, 5, packed);
             if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert payload"));
         }
-        for (auto& [stage, bytes] : m.more_payloads) {
+        for (std::size_t i = 0; i < m.more_payloads.size(); ++i) {
             auto* s = insert_payload.get();
             reset_guard g{s};
-            bind_value(s, 1, seq); bind_value(s, 2, stage); bind_blob(s, 3, bytes); bind_value(s, 4, now);
+            const bool packed = i < m.more_packed.size() && !m.more_packed[i].empty();
+            bind_value(s, 1, seq); bind_value(s, 2, m.more_payloads[i].first);
+            bind_blob(s, 3, packed ? m.more_packed[i] : m.more_payloads[i].second); bind_value(s, 4, now);
+            bind_encoding(s, 5, packed);
             if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert payload"));
         }
         if (auto e = insert_events(seq, m.events, now); !e) return e.err();
@@ -937,9 +952,25 @@ void store::close() {
     if (impl_->writer.joinable()) impl_->writer.join();
 }
 
-void store::submit(new_message m, completion done) { impl_->enqueue(std::move(m), std::move(done)); }
+// With [store] compression = "zstd", payloads are compressed here, on the submitting thread (an intake
+// worker), not on the single writer.
+static void pack_payloads(new_message& m) {
+    m.packed = pack(m.bytes);
+    m.more_packed.clear();
+    for (auto& [stage, bytes] : m.more_payloads) m.more_packed.push_back(pack(bytes));
+    for (auto& c : m.children) pack_payloads(c);
+}
 
-void store::update(message_update u, completion done) { impl_->enqueue(std::move(u), std::move(done)); }
+void store::submit(new_message m, completion done) {
+    if (impl_->cfg.compression == "zstd") pack_payloads(m);
+    impl_->enqueue(std::move(m), std::move(done));
+}
+
+void store::update(message_update u, completion done) {
+    if (impl_->cfg.compression == "zstd")
+        for (auto& c : u.children) pack_payloads(c);
+    impl_->enqueue(std::move(u), std::move(done));
+}
 
 void store::submit_receipt(new_receipt r, completion done) { impl_->enqueue(std::move(r), std::move(done)); }
 
@@ -955,16 +986,18 @@ void store::update_outbox(outbox_change c, completion done) { impl_->enqueue(std
 void store::resend(const std::string& message_id, completion done) { impl_->enqueue(resend_request{message_id}, std::move(done)); }
 
 // `with_bytes`: the payload to send (the sender); listings leave it out.
+// A stored payload's bytes, unpacked: column `col` holds them as stored, `col + 1` their encoding.
+static result<std::string> payload_bytes(sqlite3_stmt* st, int col) {
+    auto p = static_cast<const char*>(sqlite3_column_blob(st, col));
+    std::string_view stored(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, col)));
+    return unpack(stored, col_text(st, col + 1));
+}
+
 static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::string& where, const std::vector<sql_arg>& args,
                                                    bool with_bytes = true) {
-    std::string sql = fmt::format(
-        "SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error, {} "
-        "FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE {}",
-        with_bytes ? "COALESCE((SELECT p.bytes FROM payload p WHERE p.message_seq = o.message_seq ORDER BY p.stage = 'signed' DESC, "
-                     "p.stage = 'mapped' DESC, p.version DESC LIMIT 1), '')"
-                   : "''",
-        where);
-    auto q = prepare(db, sql);
+    auto q = prepare(db, fmt::format("SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error "
+                                     "FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE {}",
+                                     where));
     if (!q) return q.err();
     bind_all(q->get(), args);
     std::vector<outbox_job> out;
@@ -975,11 +1008,25 @@ static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::strin
         j.seq = sqlite3_column_int64(st, 0);
         j.message_id = col_text(st, 1); j.type = col_text(st, 2); j.endpoint = col_text(st, 3); j.cop_msg_id = col_text(st, 4);
         j.state = col_text(st, 5); j.attempts = sqlite3_column_int(st, 6); j.last_error = col_text(st, 7);
-        auto p = static_cast<const char*>(sqlite3_column_blob(st, 8));
-        j.bytes = std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 8)));
         out.push_back(std::move(j));
     }
     if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db, "outbox"));
+    if (!with_bytes || out.empty()) return out;
+    // What is sent: the signed payload, else the mapped one, else the bytes received.
+    auto b = prepare(db, "SELECT bytes, encoding FROM payload WHERE message_seq = ? "
+                         "ORDER BY stage = 'signed' DESC, stage = 'mapped' DESC, version DESC LIMIT 1");
+    if (!b) return b.err();
+    for (auto& j : out) {
+        reset_guard g{b->get()};
+        bind_value(b->get(), 1, j.seq);
+        if ((rc = sqlite3_step(b->get())) == SQLITE_ROW) {
+            auto bytes = payload_bytes(b->get(), 0);
+            if (!bytes) return error(bytes.err().code, fmt::format("outbox message {}: {}", j.message_id, bytes.err().message));
+            j.bytes = std::move(bytes.value());
+        } else if (rc != SQLITE_DONE) {
+            return error(errc::store_failed, sqlite_error(db, "outbox payload"));
+        }
+    }
     return out;
 }
 
@@ -1212,7 +1259,7 @@ result<page> store::list(const query& qy) const {
 result<std::optional<std::string>> store::payload(const std::string& id, const std::string& stage) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
-    auto q = prepare(db->get(), "SELECT p.bytes FROM payload p JOIN message m ON m.seq = p.message_seq "
+    auto q = prepare(db->get(), "SELECT p.bytes, p.encoding FROM payload p JOIN message m ON m.seq = p.message_seq "
                                 "WHERE m.id = ? AND p.stage = ? ORDER BY p.version DESC LIMIT 1");
     if (!q) return q.err();
     bind_value(q->get(), 1, id);
@@ -1220,8 +1267,13 @@ result<std::optional<std::string>> store::payload(const std::string& id, const s
     std::optional<std::string> out;
     int rc = sqlite3_step(q->get());
     if (rc == SQLITE_ROW) {
-        auto p = static_cast<const char*>(sqlite3_column_blob(q->get(), 0));
-        out = std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q->get(), 0)));
+        auto bytes = payload_bytes(q->get(), 0);
+        if (!bytes) {
+            q->reset();
+            impl_->give_reader(std::move(db.value()));
+            return error(bytes.err().code, fmt::format("payload {} of message {}: {}", stage, id, bytes.err().message));
+        }
+        out = std::move(bytes.value());
     } else if (rc != SQLITE_DONE) {
         return error(errc::store_failed, sqlite_error(db->get(), "payload"));
     }

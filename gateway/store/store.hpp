@@ -56,6 +56,11 @@ struct new_message {
     std::vector<std::pair<std::string, bool>> join_keys;
     std::vector<new_message> children;  // mapping outputs, stored with this message as parent
     std::string outbox_endpoint;        // set: queue it for delivery to this endpoint (payload "signed", else bytes)
+
+    // Set by store::submit and store::update on the caller's thread, so that the single writer does not
+    // compress: `bytes` and each of `more_payloads` as stored (packing.hpp; "" = stored raw).
+    std::string packed;
+    std::vector<std::string> more_packed;
 };
 
 // A change to a stored message, applied atomically by the writer: typically a join completing for a

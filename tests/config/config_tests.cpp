@@ -61,7 +61,7 @@ const problem& find_problem(const error& e, const std::string& needle) {
 const std::string ceb311 = "{http://www.chinaport.gov.cn/ceb}CEB311Message";
 const std::string ceb621 = "{http://www.chinaport.gov.cn/ceb}CEB621Message";
 
-// Six problems, each on a known line: listen (5), unknown key (6), synchronous (9), plain API key (13),
+// Seven problems, each on a known line: listen (5), unknown key (6), synchronous (9), compression (10), plain API key (13),
 // duplicate partner id (16), route to an unknown partner (20). The xsd directory exists.
 std::vector<std::string> bad_config_lines() {
     return {
@@ -74,7 +74,7 @@ std::vector<std::string> bad_config_lines() {
         /*  7 */ "",
         /*  8 */ "[store]",
         /*  9 */ "synchronous = \"sometimes\"",
-        /* 10 */ "",
+        /* 10 */ "compression = \"gzip\"",
         /* 11 */ "[[partner]]",
         /* 12 */ "id = \"shop-a\"",
         /* 13 */ "api_keys = [\"my-plain-secret\"]",
@@ -110,6 +110,7 @@ TEST_CASE("the sample configuration loads", "[config]") {
     CHECK(cfg.server.admin_token_hash == config::hash_api_key("demo-admin-token"));
     CHECK(cfg.store.synchronous == "full");
     CHECK(cfg.store.group_commit_max == 512);
+    CHECK(cfg.store.compression == "none");
 
     const config::partner* shop = cfg.find_partner("demo-shop");
     REQUIRE(shop != nullptr);
@@ -141,11 +142,12 @@ TEST_CASE("every problem of a bad configuration is reported with its line", "[co
     const error& e = c.err();
     CHECK(e.code == errc::config_invalid);
     for (auto& p : e.problems) UNSCOPED_INFO("line " << p.line << ": " << p.message);
-    CHECK(e.problems.size() == 6);
+    CHECK(e.problems.size() == 7);
 
     CHECK(find_problem(e, "server.listen").line == 5);
     CHECK(find_problem(e, "unknown key 'colour'").line == 6);
     CHECK(find_problem(e, "store.synchronous").line == 9);
+    CHECK(find_problem(e, "store.compression: 'gzip' is not none or zstd").line == 10);
     CHECK(find_problem(e, "never plain keys").line == 13);
     CHECK(find_problem(e, "defined twice").line == 16);
     CHECK(find_problem(e, "no partner 'ghost'").line == 20);
@@ -163,8 +165,8 @@ TEST_CASE("the summary counts the problems it carries", "[config]") {
     fs::create_directories(tmp.path / "xsd");
     auto c = config::load(write_config(tmp.path / "portgate.toml", bad_config_lines()));
     REQUIRE_FALSE(c);
-    REQUIRE(c.err().problems.size() == 6);
-    CHECK_THAT(c.err().message, Catch::Contains("6 problem(s)"));
+    REQUIRE(c.err().problems.size() == 7);
+    CHECK_THAT(c.err().message, Catch::Contains("7 problem(s)"));
 }
 
 TEST_CASE("a TOML syntax error reports its line", "[config]") {

@@ -36,7 +36,7 @@ using namespace portgate;
 using portgate::test::temp_dir;
 
 // The newest migration this portgate ships (store.cpp: migrations[]).
-constexpr int latest_schema_version = 7;
+constexpr int latest_schema_version = 8;
 
 constexpr store::millis t0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 
@@ -842,4 +842,82 @@ TEST_CASE("mapping outputs are stored as children, a waiting join completes once
     auto nf = p.get_future().get();
     REQUIRE_FALSE(nf);
     CHECK(nf.err().code == portgate::errc::not_found);
+}
+
+// Payloads are compressed when that saves space (migration 8, packing.hpp): what any reader of the store
+// gets back is the exact bytes submitted, whichever way they were stored.
+TEST_CASE("payloads are stored compressed when that saves space and read back byte for byte", STORE_WRITES) {
+    temp_dir tmp("store-packing");
+    auto cfg = fast_config();
+    cfg.compression = "zstd";
+    auto s = open_store(tmp.path, cfg);
+    std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ceb:CEB621Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\">";
+    for (int i = 1; i <= 40; ++i)
+        xml += fmt::format("<ceb:InventoryList><ceb:gnum>{}</ceb:gnum><ceb:itemName>婴幼儿配方奶粉3段 800克</ceb:itemName>"
+                           "<ceb:qty>{}</ceb:qty><ceb:unit>122</ceb:unit><ceb:price>59.90</ceb:price></ceb:InventoryList>",
+                           i, i % 7 + 1);
+    xml += "</ceb:CEB621Message>";
+    std::mt19937_64 rng(42);
+    std::string noise(4096, '\0');
+    for (auto& c : noise) c = static_cast<char>(rng());
+    const std::string small = "<a>tiny</a>";
+
+    auto m = message(seeded_id(1));
+    m.bytes = xml;
+    m.sha256 = sha256_hex(xml);
+    m.more_payloads = {{"signed", xml + "<!-- signed -->"}, {"noise", noise}, {"small", small}};
+    m.outbox_endpoint = "customs";
+    submit_ok(*s, m);
+
+    raw_db raw(tmp.path / "portgate.db");
+    auto encoding = [&](const std::string& stage) { return raw.scalar("SELECT encoding FROM payload WHERE stage = '" + stage + "'"); };
+    auto stored_size = [&](const std::string& stage) { return std::stoul(raw.scalar("SELECT length(bytes) FROM payload WHERE stage = '" + stage + "'")); };
+    CHECK(encoding("inbound") == "zstd");
+    CHECK(stored_size("inbound") * 3 < xml.size());
+    CHECK(encoding("signed") == "zstd");
+    CHECK(encoding("noise") == "");  // incompressible: kept as it is
+    CHECK(stored_size("noise") == noise.size());
+    CHECK(encoding("small") == "");  // too small to gain
+    // The size the API reports is the message's, not the stored frame's.
+    CHECK(raw.scalar("SELECT size FROM message") == std::to_string(xml.size()));
+
+    for (auto [stage, bytes] : {std::pair<std::string, std::string>{"inbound", xml}, {"signed", xml + "<!-- signed -->"},
+                                {"noise", noise}, {"small", small}}) {
+        auto p = s->payload(m.id, stage);
+        REQUIRE(p);
+        REQUIRE(p->has_value());
+        CHECK(**p == bytes);
+    }
+    // The sender reads what it sends (the signed payload) unpacked too.
+    auto due = s->due_outbox(std::numeric_limits<store::millis>::max(), 10, {});
+    REQUIRE(due);
+    REQUIRE(due->size() == 1);
+    CHECK(due->front().bytes == xml + "<!-- signed -->");
+
+    // A damaged frame is an error that names the payload, not a crash nor wrong bytes.
+    CHECK(raw.exec("UPDATE payload SET bytes = substr(bytes, 1, 20) WHERE stage = 'inbound'").empty());
+    auto broken = s->payload(m.id, "inbound");
+    REQUIRE_FALSE(broken);
+    CHECK(broken.err().code == errc::store_failed);
+    CHECK(broken.err().message.find("inbound") != std::string::npos);
+    // An encoding this portgate does not know (a newer one's) is refused the same way.
+    CHECK(raw.exec("UPDATE payload SET encoding = 'brotli' WHERE stage = 'signed'").empty());
+    auto unknown = s->payload(m.id, "signed");
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.err().message.find("brotli") != std::string::npos);
+
+    // The default keeps payloads as they are; a store reopened that way still reads the packed ones.
+    auto m3 = message(seeded_id(3));
+    m3.bytes = xml;
+    submit_ok(*s, m3);
+    s.reset();
+    auto plain = open_store(tmp.path);
+    auto m2 = message(seeded_id(2));
+    m2.bytes = xml;
+    submit_ok(*plain, m2);
+    CHECK(raw.scalar("SELECT encoding FROM payload p JOIN message m ON m.seq = p.message_seq WHERE m.id = '" + m2.id + "'") == "");
+    auto packed_back = plain->payload(m3.id, "inbound");
+    REQUIRE(packed_back);
+    CHECK(**packed_back == xml);
+    CHECK(raw.scalar("SELECT encoding FROM payload p JOIN message m ON m.seq = p.message_seq WHERE m.id = '" + m3.id + "'") == "zstd");
 }

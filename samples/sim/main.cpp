@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     }
     o.xsd_dir = xsd;
     o.scenarios_dir = scenarios;
+    if (o.accept_all && folder.empty() && h.callback.empty()) o.receipts = false;
     xml::initialise();
     auto e = sim::engine::create(o);
     if (!e) {

@@ -97,6 +97,9 @@ struct options {
     std::string trust_ca;      // PEM file; signatures must chain to it
     bool trust_any = false;    // any certificate in KeyInfo
     bool accept_all = false;   // answer 0000 without checking (benchmarks)
+    // False: the transport answer only, no receipt planned (accept-all over HTTP with no --callback: the
+    // receipts would have nowhere to go, and building them would eat the CPU a benchmark measures).
+    bool receipts = true;
     std::string receiver_id = "DXPEDCCEB0000002";
 };
 

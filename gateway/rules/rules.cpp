@@ -341,11 +341,25 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
     xml::xpath_context ctx(doc, nsit == namespaces_.end() ? xml::namespace_list{} : nsit->second);
     register_functions(ctx.raw());
     xmlNode* root = xmlDocGetRootElement(doc);
+    // Rules often share a context (the item lines, the currency fields): each distinct one is selected once
+    // per check. Rules only read the document, so the node-sets stay valid.
+    std::vector<std::pair<const std::string*, std::vector<xmlNode*>>> selected;
+    selected.reserve(it->second.size());
     for (const rule* r : it->second) {
         if (profile != stage::any && r->applies_at != stage::any && r->applies_at != profile) continue;
-        auto nodes = ctx.nodes(r->context, root);
-        if (!nodes)
-            return error(errc::internal, fmt::format("rule {} ({}:{}): context: {}", r->id, r->file, r->line, nodes.err().message));
+        const std::vector<xmlNode*>* nodes = nullptr;
+        for (auto& [text, set] : selected)
+            if (*text == r->context.text()) {
+                nodes = &set;
+                break;
+            }
+        if (!nodes) {
+            auto fresh = ctx.nodes(r->context, root);
+            if (!fresh)
+                return error(errc::internal, fmt::format("rule {} ({}:{}): context: {}", r->id, r->file, r->line, fresh.err().message));
+            selected.emplace_back(&r->context.text(), std::move(fresh.value()));
+            nodes = &selected.back().second;
+        }
         for (xmlNode* n : *nodes) {
             auto ok = ctx.boolean(r->assertion, n);
             if (!ok) return error(errc::internal, fmt::format("rule {} ({}:{}): assert: {}", r->id, r->file, r->line, ok.err().message));

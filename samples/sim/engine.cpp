@@ -517,10 +517,7 @@ answer engine::handle_first(std::string_view bytes, std::string_view file_name, 
         }
         auto data = base64_decode(child_text(root, "Data"), lim.max_bytes);
         if (!data || data->empty()) return finish("0002", "envelope_invalid", "报文格式校验失败", {"Data is not valid base64"});
-        if (opt_.accept_all && !opt_.receipts) {  // nothing checked, nothing to answer later
-            a.reason = "accepted";
-            return finish("0000", "accepted", "成功");
-        }
+        if (opt_.accept_all && !opt_.receipts) return finish("0000", "accepted", "成功");  // nothing checked, nothing to answer later
         inner = std::move(*data);
     } else {
         inner = std::string(bytes);

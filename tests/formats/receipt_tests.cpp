@@ -8,7 +8,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "adapters/dxp/dxp.hpp"
 #include "gateway/core/base64.hpp"
+#include "gateway/pipeline/customs_status.hpp"
 #include "tests/support/gateway_process.hpp"
 
 namespace f = portgate::formats;
@@ -226,4 +228,47 @@ TEST_CASE("customs codes are found in returnInfo in their usual spellings", "[fo
           std::make_pair(std::string("-621005"), std::string("超过单次限值")));
     CHECK(f::customs_code_in("[Code：1001；Desc：签名无效]").first == "1001");
     CHECK(f::customs_code_in("plain text").first.empty());
+}
+
+// The transport decides what a DxpRep code does to the delivery (adapters/dxp classify: 0000 sent,
+// 0001-1999 refused, 2000-3999 retried); the same answer is also stored as a receipt. Read through the
+// project's own tables, a code the transport retries must never move the message (rank 0), or a retry
+// that later succeeds would leave it RETURNED; a code it refuses is final and bad.
+TEST_CASE("a DxpRep code the transport retries never finalises the message it answers", "[formats][receipt]") {
+    portgate::xml::initialise();
+    const fs::path xsd = fs::path(PORTGATE_SOURCE_DIR) / "xsd";
+    auto types = f::registry::load(xsd / "families");
+    REQUIRE(types);
+    auto codes = f::code_tables::load(xsd / "codes");
+    REQUIRE(codes);
+    f::receipt_reader reader(*types, *codes);
+    const std::string sample = portgate::test::sample("dxp/dxprep-success.xml");
+    auto with_code = [&](const std::string& code) {
+        std::string s = sample;
+        const auto at = s.find("<dxp:ResponseCode>0000<");
+        REQUIRE(at != std::string::npos);
+        s.replace(at + 18, 4, code);
+        auto r = reader.read(s);
+        REQUIRE(r);
+        REQUIRE(r->records.size() == 1);
+        return r->records.front();
+    };
+    for (const char* code : {"2001", "3001", "3002", "3999"}) {
+        INFO(code);
+        CHECK(portgate::adapters::dxp::classify(code) == portgate::adapters::outcome::retry);
+        const auto rec = with_code(code);
+        CHECK_FALSE(rec.final);
+        CHECK(portgate::progress_of(rec).rank == 0);
+    }
+    for (const char* code : {"0002", "1001"}) {
+        INFO(code);
+        CHECK(portgate::adapters::dxp::classify(code) == portgate::adapters::outcome::rejected);
+        const auto rec = with_code(code);
+        CHECK(rec.final);
+        CHECK(rec.judgement == "bad");
+        CHECK(portgate::progress_of(rec).state == portgate::doc_state::returned);
+    }
+    const auto ok = with_code("0000");
+    CHECK_FALSE(ok.final);
+    CHECK(portgate::adapters::dxp::classify("0000") == portgate::adapters::outcome::accepted);
 }

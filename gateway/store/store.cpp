@@ -257,6 +257,26 @@ struct cached_stmt {
     sqlite3_stmt* get() const { return s; }
 };
 
+// Statements of one connection compiled once, by their text. One thread at a time; a handle resets its
+// statement when it goes out of scope. clear() only while no handle is alive.
+class statement_cache {
+public:
+    result<cached_stmt> get(sqlite3* db, const std::string& sql) {
+        auto it = stmts_.find(sql);
+        if (it == stmts_.end()) {
+            auto st = prepare(db, sql);
+            if (!st) return st.err();
+            it = stmts_.emplace(sql, std::move(st.value())).first;
+        }
+        return cached_stmt(it->second.get());
+    }
+    std::size_t size() const { return stmts_.size(); }
+    void clear() { stmts_.clear(); }
+
+private:
+    std::unordered_map<std::string, stmt_ptr> stmts_;
+};
+
 void bind_value(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
 void bind_value(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
 void bind_blob(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); }
@@ -343,16 +363,8 @@ struct store::impl {
     stmt_ptr find_idem, insert_msg, insert_payload, insert_event, insert_idem, insert_key, insert_join, begin, commit, rollback;
     stmt_ptr find_seq, mark_join, count_waiting, set_state;
     // Writer thread only: statements compiled once (the receipt and outbox paths used to compile ~12 per receipt).
-    std::unordered_map<std::string, stmt_ptr> stmt_cache;
-    result<cached_stmt> cached(const std::string& sql) {
-        auto it = stmt_cache.find(sql);
-        if (it == stmt_cache.end()) {
-            auto st = prepare(wdb.get(), sql);
-            if (!st) return st.err();
-            it = stmt_cache.emplace(sql, std::move(st.value())).first;
-        }
-        return cached_stmt(it->second.get());
-    }
+    statement_cache stmt_cache;
+    result<cached_stmt> cached(const std::string& sql) { return stmt_cache.get(wdb.get(), sql); }
 
     struct op {
         std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack, outbox_change, resend_request> what;
@@ -402,7 +414,7 @@ struct store::impl {
     // Declared in this order so that the statements are finalised before their connection closes.
     mutable std::mutex outbox_mu;
     mutable db_ptr outbox_db;
-    mutable std::map<std::string, stmt_ptr, std::less<>> outbox_stmts;
+    mutable statement_cache outbox_stmts;
 
     status migrate() {
         auto st = exec(wdb.get(), "CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
@@ -992,7 +1004,6 @@ void store::update_outbox(outbox_change c, completion done) { impl_->enqueue(std
 
 void store::resend(const std::string& message_id, completion done) { impl_->enqueue(resend_request{message_id}, std::move(done)); }
 
-// `with_bytes`: the payload to send (the sender); listings leave it out.
 // A stored payload's bytes, unpacked: column `col` holds them as stored, `col + 1` their encoding.
 static result<std::string> payload_bytes(sqlite3_stmt* st, int col) {
     auto p = static_cast<const char*>(sqlite3_column_blob(st, col));
@@ -1000,37 +1011,20 @@ static result<std::string> payload_bytes(sqlite3_stmt* st, int col) {
     return unpack(stored, col_text(st, col + 1));
 }
 
-using statement_cache = std::map<std::string, stmt_ptr, std::less<>>;
-
-// `sql` compiled on `db`: taken from `cache` (compiled there on first use), or without a cache into `owned`.
-static result<sqlite3_stmt*> statement(sqlite3* db, const std::string& sql, statement_cache* cache, stmt_ptr& owned) {
-    if (cache)
-        if (auto it = cache->find(sql); it != cache->end()) return it->second.get();
-    auto p = prepare(db, sql);
-    if (!p) return p.err();
-    if (!cache) {
-        owned = std::move(p.value());
-        return owned.get();
-    }
-    if (cache->size() >= 32) cache->clear();  // the endpoint exclusions vary the text; a handful is usual
-    return cache->emplace(sql, std::move(p.value())).first->second.get();
-}
-
-static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::string& where, const std::vector<sql_arg>& args,
-                                                   bool with_bytes = true, statement_cache* cache = nullptr) {
-    stmt_ptr owned_q, owned_b;  // before the guards: a statement is reset before it is finalised
-    auto q = statement(db, fmt::format("SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error "
+// Outbox rows matching `where`, their statements from `stmts` (the connection's). `with_bytes`: the payload
+// to send (the sender); listings leave it out.
+static result<std::vector<outbox_job>> read_outbox(sqlite3* db, statement_cache& stmts, const std::string& where,
+                                                   const std::vector<sql_arg>& args, bool with_bytes = true) {
+    auto q = stmts.get(db, fmt::format("SELECT o.message_seq, m.id, m.type, o.endpoint, o.cop_msg_id, o.state, o.attempts, o.last_error "
                                        "FROM outbox o JOIN message m ON m.seq = o.message_seq WHERE {}",
-                                       where),
-                       cache, owned_q);
+                                       where));
     if (!q) return q.err();
-    reset_guard gq{*q};
-    bind_all(*q, args);
+    auto* st = q->get();
+    bind_all(st, args);
     std::vector<outbox_job> out;
     int rc;
-    while ((rc = sqlite3_step(*q)) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         outbox_job j;
-        auto* st = *q;
         j.seq = sqlite3_column_int64(st, 0);
         j.message_id = col_text(st, 1); j.type = col_text(st, 2); j.endpoint = col_text(st, 3); j.cop_msg_id = col_text(st, 4);
         j.state = col_text(st, 5); j.attempts = sqlite3_column_int(st, 6); j.last_error = col_text(st, 7);
@@ -1039,15 +1033,14 @@ static result<std::vector<outbox_job>> read_outbox(sqlite3* db, const std::strin
     if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db, "outbox"));
     if (!with_bytes || out.empty()) return out;
     // What is sent: the signed payload, else the mapped one, else the bytes received.
-    auto b = statement(db, "SELECT bytes, encoding FROM payload WHERE message_seq = ? "
-                           "ORDER BY stage = 'signed' DESC, stage = 'mapped' DESC, version DESC LIMIT 1",
-                       cache, owned_b);
+    auto b = stmts.get(db, "SELECT bytes, encoding FROM payload WHERE message_seq = ? "
+                           "ORDER BY stage = 'signed' DESC, stage = 'mapped' DESC, version DESC LIMIT 1");
     if (!b) return b.err();
     for (auto& j : out) {
-        reset_guard g{*b};
-        bind_value(*b, 1, j.seq);
-        if ((rc = sqlite3_step(*b)) == SQLITE_ROW) {
-            auto bytes = payload_bytes(*b, 0);
+        reset_guard g{b->get()};
+        bind_value(b->get(), 1, j.seq);
+        if ((rc = sqlite3_step(b->get())) == SQLITE_ROW) {
+            auto bytes = payload_bytes(b->get(), 0);
             if (!bytes) return error(bytes.err().code, fmt::format("outbox message {}: {}", j.message_id, bytes.err().message));
             j.bytes = std::move(bytes.value());
         } else if (rc != SQLITE_DONE) {
@@ -1071,15 +1064,20 @@ result<std::vector<outbox_job>> store::due_outbox(millis now, int limit, const s
         args.emplace_back(e);
     }
     if (!not_in.empty()) not_in += ")";
-    return read_outbox(impl_->outbox_db.get(), fmt::format("o.state = 'pending' AND o.next_at <= ?{} ORDER BY o.next_at, o.message_seq LIMIT {}",
-                                                           not_in, std::clamp(limit, 1, 1000)),
-                       args, true, &impl_->outbox_stmts);
+    if (impl_->outbox_stmts.size() >= 32) impl_->outbox_stmts.clear();  // the endpoint exclusions vary the text
+    return read_outbox(impl_->outbox_db.get(), impl_->outbox_stmts,
+                       fmt::format("o.state = 'pending' AND o.next_at <= ?{} ORDER BY o.next_at, o.message_seq LIMIT {}", not_in,
+                                   std::clamp(limit, 1, 1000)),
+                       args);
 }
 
 result<std::vector<outbox_job>> store::outbox_in_state(const std::string& state, int limit) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
-    auto r = read_outbox(db->get(), fmt::format("o.state = ? ORDER BY o.message_seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {state}, false);
+    statement_cache once;  // a pooled reader: its statements go before it is given back
+    auto r = read_outbox(db->get(), once, fmt::format("o.state = ? ORDER BY o.message_seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {state},
+                         false);
+    once.clear();
     impl_->give_reader(std::move(db.value()));
     return r;
 }

@@ -35,6 +35,22 @@ void capture_generic(void*, const char* fmt, ...) {
 
 void silent_generic(void*, const char*, ...) {}
 
+// While alive, libxml2's generic error channel writes into generic_text (emptied first); restored after.
+class generic_capture {
+public:
+    generic_capture() : prev_(xmlGenericError), prev_ctx_(xmlGenericErrorContext) {
+        generic_text.clear();
+        xmlSetGenericErrorFunc(nullptr, &capture_generic);
+    }
+    ~generic_capture() { xmlSetGenericErrorFunc(prev_ctx_, prev_); }
+    generic_capture(const generic_capture&) = delete;
+    generic_capture& operator=(const generic_capture&) = delete;
+
+private:
+    xmlGenericErrorFunc prev_;
+    void* prev_ctx_;
+};
+
 std::string describe_xpath_error(int code) {
     switch (code) {
     case XML_XPATH_NUMBER_ERROR: return "number encoding";
@@ -123,12 +139,11 @@ result<xmlXPathObject*> xpath_context::eval(const xpath_expr& e, xmlNode* node) 
     if (!ctx_) return error(errc::internal, "out of memory");
     error_.clear();
     ctx_->node = node;
-    auto prev_generic = xmlGenericError;
-    auto prev_generic_ctx = xmlGenericErrorContext;
-    generic_text.clear();
-    xmlSetGenericErrorFunc(nullptr, &capture_generic);
-    xmlXPathObject* obj = xmlXPathCompiledEval(e.get(), ctx_);
-    xmlSetGenericErrorFunc(prev_generic_ctx, prev_generic);
+    xmlXPathObject* obj = nullptr;
+    {
+        generic_capture capture;
+        obj = xmlXPathCompiledEval(e.get(), ctx_);
+    }
     if (!obj || !error_.empty()) {
         if (obj) xmlXPathFreeObject(obj);
         return failure(e);
@@ -150,12 +165,11 @@ result<bool> xpath_context::boolean(const xpath_expr& e, xmlNode* node) {
     if (!ctx_) return error(errc::internal, "out of memory");
     error_.clear();
     ctx_->node = node;
-    auto prev_generic = xmlGenericError;
-    auto prev_generic_ctx = xmlGenericErrorContext;
-    generic_text.clear();
-    xmlSetGenericErrorFunc(nullptr, &capture_generic);
-    const int b = xmlXPathCompiledEvalToBoolean(e.get(), ctx_);
-    xmlSetGenericErrorFunc(prev_generic_ctx, prev_generic);
+    int b = -1;
+    {
+        generic_capture capture;
+        b = xmlXPathCompiledEvalToBoolean(e.get(), ctx_);
+    }
     if (b < 0 || !error_.empty()) return failure(e);
     return b != 0;
 }

@@ -38,6 +38,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
@@ -594,6 +595,7 @@ struct options {
     double seconds = 10, warmup = 1, rate = 0, drain_timeout = 15;
     std::string root = ".", data_dir, json_out, label, portgate, sim;
     bool keep = false, mtls = false;
+    std::vector<std::string> store_options;  // extra `key = value` lines of [store], for experiments
     bool receipts = false;  // the simulator sends receipts back (callback); the partner gets them in its mailbox
 };
 
@@ -678,6 +680,7 @@ shutdown_grace_ms = 10000
 
 [store]
 synchronous = "full"
+{store_extra}
 
 [[partner]]
 id = "bench"
@@ -713,6 +716,7 @@ stylesheet = "enrich-ceb.xsl"
 )",
                                   fmt::arg("xsd", toml_string((root / "xsd").string())), fmt::arg("mappings", toml_string((root / "mappings").string())),
                                   fmt::arg("data", toml_string(data.string())), fmt::arg("workers", o.workers), fmt::arg("gw_port", gw_port),
+                                  fmt::arg("store_extra", fmt::format("{}", fmt::join(o.store_options, "\n"))),
                                   fmt::arg("notify", o.receipts ? std::string("[partner.notify]\nstylesheet = \"notify-shop-json.xsl\"\nchannels = [\"mailbox\"]\n")
                                                                 : std::string()),
                                   fmt::arg("queue", std::max(8192, o.connections * 4)), fmt::arg("key_hash", portgate::config::hash_api_key(api_key)),
@@ -1005,6 +1009,7 @@ int main(int argc, char** argv) {
     app.add_option("--sim", o.sim, "portgate-customs-sim binary (default: as --portgate)");
     app.add_flag("--receipts", o.receipts, "the simulator sends its receipt sequences back by callback; the partner gets them in its mailbox");
     app.add_flag("--mtls", o.mtls, "the simulator requires a client certificate; the endpoint presents one");
+    app.add_option("--store-option", o.store_options, "an extra line of the gateway's [store] table, e.g. 'group_commit_wait_us = 500' (repeatable)");
     app.add_flag("--keep", o.keep, "keep the temporary directory (keys, configuration, logs, store)");
     CLI11_PARSE(app, argc, argv);
     std::signal(SIGPIPE, SIG_IGN);

@@ -87,13 +87,11 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
     im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m, std::move(signers.value()));
     im.notifier = std::make_unique<delivery::notifier>(im.cfg, *im.st, im.knowledge, im.mappings, im.m);
     auto* pl = im.pipeline.get();
-    auto snd = delivery::sender::create(im.cfg, *im.st, im.m, [pl](std::string bytes, std::string source) -> status {
-        std::promise<intake::pipeline::receipt_answer> p;
-        auto f = p.get_future();
-        pl->process_receipt(std::move(bytes), "endpoint", std::move(source), [&p](intake::pipeline::receipt_answer a) { p.set_value(std::move(a)); });
-        auto a = f.get();
-        if (!a.stored) return error(a.code == errc::ok ? errc::store_failed : a.code, a.message);
-        return ok();
+    auto snd = delivery::sender::create(im.cfg, *im.st, im.m, [pl](std::string bytes, std::string source, std::function<void(status)> done) {
+        pl->process_receipt(std::move(bytes), "endpoint", std::move(source), [done = std::move(done)](intake::pipeline::receipt_answer a) {
+            if (!a.stored) return done(error(a.code == errc::ok ? errc::store_failed : a.code, a.message));
+            done(ok());
+        });
     });
     if (!snd) return snd.err();
     im.sender = std::move(snd.value());

@@ -58,7 +58,11 @@ result<std::unique_ptr<sender>> sender::create(const config::config& cfg, store:
             s->readers_.push_back(std::make_unique<adapters::client_folder::client_folder_reader>(
                 rc, [sink, id = ep.id](const adapters::client_folder::inbox_file& f) -> status {
                     if (!*sink) return ok();
-                    return (*sink)(f.bytes, fmt::format("{}:{}", id, f.name));
+                    // The file is removed from the InBox only once its receipt is stored: wait for it.
+                    std::promise<status> stored;
+                    auto answer = stored.get_future();
+                    (*sink)(f.bytes, fmt::format("{}:{}", id, f.name), [&stored](status st) { stored.set_value(std::move(st)); });
+                    return answer.get();
                 }));
         }
         s->max_attempts_[ep.id] = ep.max_attempts;
@@ -151,6 +155,10 @@ std::size_t sender::run_once() {
     std::mutex done_mu;
     std::condition_variable done_cv;
     std::size_t outstanding = 0, attempted = 0;
+    auto finished = [&] {  // one store operation of this round is durable (or failed)
+        std::lock_guard lk(done_mu);
+        if (--outstanding == 0) done_cv.notify_all();
+    };
     auto deliver = [&](const store::outbox_job& j) {
         store::outbox_change c;
         c.seq = j.seq;
@@ -206,19 +214,24 @@ std::size_t sender::run_once() {
             break;
         }
         }
+        const bool answer = !r.response.empty() && sink_;
         {
             std::lock_guard lk(done_mu);
-            ++outstanding;
+            outstanding += answer ? 2 : 1;
             ++attempted;
         }
         store_.update_outbox(std::move(c), [&](result<store::stored> x) {
             if (!x) spdlog::error("outbox update of {}: {}", j.message_id, x.err().message);
-            std::lock_guard lk(done_mu);
-            if (--outstanding == 0) done_cv.notify_all();
+            finished();
         });
-        if (!r.response.empty() && sink_)
-            if (auto st = sink_(r.response, fmt::format("{}:{}", j.endpoint, j.cop_msg_id)); !st)
-                spdlog::error("answer of {} for {} not stored: {}", j.endpoint, j.message_id, st.err().message);
+        // The endpoint's answer (DxpRep) is queued to the store after the outbox change, so the writer applies
+        // them in that order; the lane goes on to its next job without waiting for either commit, and the round
+        // ends when both are durable.
+        if (answer)
+            sink_(std::move(r.response), fmt::format("{}:{}", j.endpoint, j.cop_msg_id), [&finished, id = j.message_id, ep = j.endpoint](status st) {
+                if (!st) spdlog::error("answer of {} for {} not stored: {}", ep, id, st.err().message);
+                finished();
+            });
     };
     // Per endpoint: `concurrency` lanes take its jobs in order; a lane stops when the endpoint rests.
     std::vector<std::thread> lanes;

@@ -24,8 +24,9 @@ namespace portgate::delivery {
 
 class sender {
 public:
-    // Takes a receipt in (stored when it returns ok); used for DxpRep answers and the client's InBox files.
-    using receipt_sink = std::function<status(std::string bytes, std::string source)>;
+    // Takes a receipt in and calls `done` once it is stored (or could not be); used for DxpRep answers and the
+    // client's InBox files. `done` may run on the store's writer thread: it must not block.
+    using receipt_sink = std::function<void(std::string bytes, std::string source, std::function<void(status)> done)>;
     // Creates an adapter per [[endpoint]] (certificates and keys load now: errors name the endpoint).
     static result<std::unique_ptr<sender>> create(const config::config& cfg, store::store& st, metrics& m, receipt_sink sink);
     ~sender();

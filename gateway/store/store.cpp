@@ -378,15 +378,18 @@ struct store::impl {
     std::atomic<std::uint64_t> commits{0}, operations{0}, max_batch{0};
 
     void enqueue(std::variant<new_message, message_update, new_receipt, notification_change, mailbox_ack, outbox_change, resend_request> what, completion done) {
+        bool wake = false;
         {
             std::lock_guard lk(mu);
             if (!closing) {
                 queue.push_back({std::move(what), std::move(done)});
                 done = nullptr;
+                // The writer waits for a first operation, or (gathering a batch) for a full one: nothing between.
+                wake = queue.size() == 1 || queue.size() >= cfg.group_commit_max;
             }
         }
         if (done) return done(error(errc::shutting_down, "the store is closing"));
-        cv.notify_one();
+        if (wake) cv.notify_one();
     }
 
     // Read side.
@@ -895,13 +898,15 @@ struct store::impl {
     void run() {
         std::vector<op> batch;
         std::vector<result<stored>> results;
+        bool busy = false;  // the writer is under load: the next batch waits for company (group_commit_busy_wait)
         for (;;) {
             {
                 std::unique_lock lk(mu);
                 cv.wait(lk, [&] { return closing || !queue.empty(); });
                 if (queue.empty() && closing) return;
-                if (cfg.group_commit_wait.count() > 0 && queue.size() < cfg.group_commit_max && !closing)
-                    cv.wait_for(lk, cfg.group_commit_wait, [&] { return closing || queue.size() >= cfg.group_commit_max; });
+                auto wait = busy ? std::max(cfg.group_commit_wait, cfg.group_commit_busy_wait) : cfg.group_commit_wait;
+                if (wait.count() > 0 && queue.size() < cfg.group_commit_max && !closing)
+                    cv.wait_for(lk, wait, [&] { return closing || queue.size() >= cfg.group_commit_max; });
                 while (!queue.empty() && batch.size() < cfg.group_commit_max) {
                     batch.push_back(std::move(queue.front()));
                     queue.pop_front();
@@ -913,6 +918,10 @@ struct store::impl {
             if (committed) {
                 for (auto& o : batch) results.push_back(std::visit([&](auto& w) { return apply(w); }, o.what));
                 committed = step_done(commit.get());
+                // Busy: this batch gathered several operations, or more arrived while it committed (looked at
+                // before the completions run, which may start the next operation of a lone submitter).
+                std::lock_guard lk(mu);
+                busy = batch.size() > 1 || !queue.empty();
                 if (!committed) {
                     failure = sqlite_error(wdb.get(), "commit");
                     step_done(rollback.get());

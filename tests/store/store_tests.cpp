@@ -480,6 +480,62 @@ TEST_CASE("group_commit_max bounds the size of a batch", STORE_WRITES) {
     CHECK(st.commits >= 100 / 8);
 }
 
+TEST_CASE("group_commit_busy_wait gathers operations only while the writer is busy", STORE_WRITES) {
+    temp_dir tmp("store-busy-wait");
+    config::store_config cfg = fast_config();
+    cfg.group_commit_busy_wait = std::chrono::milliseconds(400);
+    auto s = open_store(tmp.path, cfg);
+
+    SECTION("one operation at a time is not delayed") {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < 5; ++i) submit_ok(*s, message(seeded_id(static_cast<std::uint64_t>(i))));
+        // Five waits of 400 ms would take 2 s; nothing arrived while any commit ran, so none was made.
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1500));
+        CHECK(s->writer_stats().commits == 5);
+    }
+
+    SECTION("under load, the next operations wait for company and share a transaction") {
+        std::promise<void> first_done;
+        std::vector<result<store::stored>> got(5, error(errc::internal, "not done"));
+        std::mutex mu;
+        std::condition_variable cv;
+        int done = 0;
+        auto record = [&](std::size_t i) {
+            return [&, i](result<store::stored> r) {
+                std::lock_guard lk(mu);
+                got[i] = std::move(r);
+                ++done;
+                cv.notify_all();
+            };
+        };
+        auto wait_for = [&](int n) {
+            std::unique_lock lk(mu);
+            return cv.wait_for(lk, std::chrono::seconds(10), [&] { return done >= n; });
+        };
+        // Alone: committed at once. Its completion (on the writer) submits two more, which the writer then
+        // finds together: a batch of two, so the writer is busy.
+        s->submit(message(seeded_id(1)), [&](result<store::stored> r) {
+            record(0)(std::move(r));
+            s->submit(message(seeded_id(2)), record(1));
+            s->submit(message(seeded_id(3)), record(2));
+        });
+        REQUIRE(wait_for(3));
+        auto before = s->writer_stats();
+        // Busy: the next operation waits up to 400 ms for company; the one 50 ms later joins its transaction.
+        s->submit(message(seeded_id(4)), record(3));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        s->submit(message(seeded_id(5)), record(4));
+        REQUIRE(wait_for(5));
+        for (auto& r : got) CHECK(r);
+        CHECK(before.commits == 2);
+        CHECK(before.max_batch == 2);
+        auto st = s->writer_stats();
+        CHECK(st.operations == 5);
+        CHECK(st.commits == 3);  // {1}, {2, 3}, {4, 5}
+        CHECK(s->count().value() == 5);
+    }
+}
+
 TEST_CASE("events are append-only even for other SQLite clients", STORE_WRITES) {
     temp_dir tmp("store-events");
     auto s = open_store(tmp.path);

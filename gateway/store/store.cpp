@@ -361,6 +361,7 @@ struct store::impl {
     // Writer side: only the writer thread touches wdb and its statements after open().
     db_ptr wdb;
     stmt_ptr find_idem, insert_msg, insert_payload, insert_event, insert_idem, insert_key, insert_join, begin, commit, rollback;
+    stmt_ptr savepoint, release;  // SAVEPOINT op / RELEASE op around every operation: compiled once
     stmt_ptr find_seq, mark_join, count_waiting, set_state;
     // Writer thread only: statements compiled once (the receipt and outbox paths used to compile ~12 per receipt).
     statement_cache stmt_cache;
@@ -468,6 +469,8 @@ struct store::impl {
         if (s) s = p(begin, "BEGIN IMMEDIATE");
         if (s) s = p(commit, "COMMIT");
         if (s) s = p(rollback, "ROLLBACK");
+        if (s) s = p(savepoint, "SAVEPOINT op");
+        if (s) s = p(release, "RELEASE op");
         return s;
     }
 
@@ -486,18 +489,18 @@ struct store::impl {
             if (sqlite3_step(find_idem.get()) == SQLITE_ROW)
                 return stored{col_text(find_idem.get(), 0), col_text(find_idem.get(), 1), col_text(find_idem.get(), 2), true};
         }
-        exec(wdb.get(), "SAVEPOINT op");
+        step_done(savepoint.get());
         auto fail = [&](std::string_view what) -> result<stored> {
             std::string msg = sqlite_error(wdb.get(), what);
             exec(wdb.get(), "ROLLBACK TO op");
-            exec(wdb.get(), "RELEASE op");
+            step_done(release.get());
             recount_orphans();
             return error(errc::store_failed, msg);
         };
         const millis now = now_ms();
         auto seq = insert_one(m, 0, now);
         if (!seq) return fail(seq.err().message);
-        exec(wdb.get(), "RELEASE op");
+        step_done(release.get());
         return stored{m.id, m.state, m.type, false};
     }
 
@@ -763,10 +766,10 @@ struct store::impl {
                 return stored{col_text(q->get(), 0), "", r.type, true};
             }
         }
-        exec(wdb.get(), "SAVEPOINT op");
+        step_done(savepoint.get());
         auto fail = [&](std::string what) -> result<stored> {
             exec(wdb.get(), "ROLLBACK TO op");
-            exec(wdb.get(), "RELEASE op");
+            step_done(release.get());
             recount_orphans();
             return error(errc::store_failed, std::move(what));
         };
@@ -832,7 +835,7 @@ struct store::impl {
             if (!a) return fail(a.err().message);
             if (*a) ++out.applied;
         }
-        exec(wdb.get(), "RELEASE op");
+        step_done(release.get());
         return stored{r.id, "", r.type, false};
     }
 
@@ -856,11 +859,11 @@ struct store::impl {
             seq = sqlite3_column_int64(find_seq.get(), 0);
             state = col_text(find_seq.get(), 1);
         }
-        exec(wdb.get(), "SAVEPOINT op");
+        step_done(savepoint.get());
         auto fail = [&](std::string_view what) -> result<stored> {
             std::string msg = sqlite_error(wdb.get(), what);
             exec(wdb.get(), "ROLLBACK TO op");
-            exec(wdb.get(), "RELEASE op");
+            step_done(release.get());
             recount_orphans();
             return error(errc::store_failed, msg);
         };
@@ -870,7 +873,7 @@ struct store::impl {
             bind_value(mark_join.get(), 1, u.join_route); bind_value(mark_join.get(), 2, u.join_key); bind_value(mark_join.get(), 3, seq);
             if (sqlite3_step(mark_join.get()) != SQLITE_DONE) return fail("mark join key");
             if (sqlite3_changes(wdb.get()) == 0) {
-                exec(wdb.get(), "RELEASE op");
+                step_done(release.get());
                 return stored{u.id, state, "", true};  // someone completed this join already
             }
         }
@@ -891,7 +894,7 @@ struct store::impl {
                 state = u.done_state;
             }
         }
-        exec(wdb.get(), "RELEASE op");
+        step_done(release.get());
         return stored{u.id, state, "", false};
     }
 

@@ -35,21 +35,6 @@ void capture_generic(void*, const char* fmt, ...) {
 
 void silent_generic(void*, const char*, ...) {}
 
-// While alive, libxml2's generic error channel writes into generic_text (emptied first); restored after.
-class generic_capture {
-public:
-    generic_capture() : prev_(xmlGenericError), prev_ctx_(xmlGenericErrorContext) {
-        generic_text.clear();
-        xmlSetGenericErrorFunc(nullptr, &capture_generic);
-    }
-    ~generic_capture() { xmlSetGenericErrorFunc(prev_ctx_, prev_); }
-    generic_capture(const generic_capture&) = delete;
-    generic_capture& operator=(const generic_capture&) = delete;
-
-private:
-    xmlGenericErrorFunc prev_;
-    void* prev_ctx_;
-};
 
 std::string describe_xpath_error(int code) {
     switch (code) {
@@ -107,7 +92,12 @@ result<xpath_expr> xpath_expr::compile(std::string_view text) {
     return e;
 }
 
-xpath_context::xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user) : user_(user) {
+// While a context is alive, libxml2's generic error channel (per thread) writes into generic_text, which each
+// evaluation empties first; the previous channel is restored when the context goes. Set once per context,
+// not per evaluation: the rules evaluate hundreds of expressions per document.
+xpath_context::xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user)
+    : user_(user), prev_generic_(xmlGenericError), prev_generic_ctx_(xmlGenericErrorContext) {
+    xmlSetGenericErrorFunc(nullptr, &capture_generic);
     ctx_ = xmlXPathNewContext(doc);
     if (!ctx_) return;
     ctx_->error = &xpath_context::on_error;
@@ -117,6 +107,7 @@ xpath_context::xpath_context(xmlDoc* doc, const namespace_list& namespaces, void
 
 xpath_context::~xpath_context() {
     if (ctx_) xmlXPathFreeContext(ctx_);
+    xmlSetGenericErrorFunc(prev_generic_ctx_, prev_generic_);
 }
 
 void xpath_context::add_namespaces(const namespace_list& namespaces) {
@@ -139,11 +130,8 @@ result<xmlXPathObject*> xpath_context::eval(const xpath_expr& e, xmlNode* node) 
     if (!ctx_) return error(errc::internal, "out of memory");
     error_.clear();
     ctx_->node = node;
-    xmlXPathObject* obj = nullptr;
-    {
-        generic_capture capture;
-        obj = xmlXPathCompiledEval(e.get(), ctx_);
-    }
+    generic_text.clear();
+    xmlXPathObject* obj = xmlXPathCompiledEval(e.get(), ctx_);
     if (!obj || !error_.empty()) {
         if (obj) xmlXPathFreeObject(obj);
         return failure(e);
@@ -165,11 +153,8 @@ result<bool> xpath_context::boolean(const xpath_expr& e, xmlNode* node) {
     if (!ctx_) return error(errc::internal, "out of memory");
     error_.clear();
     ctx_->node = node;
-    int b = -1;
-    {
-        generic_capture capture;
-        b = xmlXPathCompiledEvalToBoolean(e.get(), ctx_);
-    }
+    generic_text.clear();
+    const int b = xmlXPathCompiledEvalToBoolean(e.get(), ctx_);
     if (b < 0 || !error_.empty()) return failure(e);
     return b != 0;
 }

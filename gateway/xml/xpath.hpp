@@ -62,6 +62,8 @@ private:
     static void on_error(void* self, xmlErrorPtr err);
     xmlXPathContext* ctx_ = nullptr;
     void* user_ = nullptr;
+    xmlGenericErrorFunc prev_generic_;  // libxml2's generic error channel before this context took it
+    void* prev_generic_ctx_;
     std::string error_;
 };
 

@@ -3,6 +3,7 @@
 #include "gateway/core/files.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <regex>
 #include <set>
@@ -323,12 +324,87 @@ result<std::shared_ptr<const rule_book>> rule_book::load(const fs::path& dir, co
         return error(errc::config_invalid, fmt::format("{} problem(s) in the business rules of {}", problems.size(), dir.string()),
                      std::move(problems));
     for (auto& r : book->rules_) {
+        r->context_paths = path_union::parse(r->context.text(), book->namespaces_[r->family]);
         const formats::family_info* fam = types.family(r->family);
         for (auto* ti : fam->types)
             if (r->types.empty() || std::find(r->types.begin(), r->types.end(), ti->id) != r->types.end())
                 book->by_type_[ti->id].push_back(r.get());
     }
     return std::shared_ptr<const rule_book>(book);
+}
+
+const xml::namespace_list& rule_book::namespaces(std::string_view family) const {
+    static const xml::namespace_list none;
+    auto it = namespaces_.find(family);
+    return it == namespaces_.end() ? none : it->second;
+}
+
+std::optional<path_union> path_union::parse(std::string_view text, const xml::namespace_list& namespaces) {
+    auto is_name = [](std::string_view n) {
+        if (n.empty() || !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_')) return false;
+        return std::all_of(n.begin(), n.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+        });
+    };
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+        while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+        return v;
+    };
+    path_union u;
+    for (std::size_t from = 0;;) {
+        const std::size_t bar = text.find('|', from);
+        std::string_view branch = trim(text.substr(from, bar == std::string_view::npos ? std::string_view::npos : bar - from));
+        if (branch.size() < 2 || branch[0] != '/' || branch[1] == '/') return std::nullopt;
+        branch.remove_prefix(1);
+        std::vector<step>* level = &u.roots_;
+        for (std::size_t s = 0;;) {
+            const std::size_t slash = branch.find('/', s);
+            std::string_view name = branch.substr(s, slash == std::string_view::npos ? std::string_view::npos : slash - s);
+            std::string ns;
+            if (auto colon = name.find(':'); colon != std::string_view::npos) {
+                std::string_view prefix = name.substr(0, colon);
+                name.remove_prefix(colon + 1);
+                auto bound = std::find_if(namespaces.begin(), namespaces.end(), [&](auto& p) { return p.first == prefix; });
+                if (!is_name(prefix) || bound == namespaces.end()) return std::nullopt;
+                ns = bound->second;
+            }
+            if (!is_name(name)) return std::nullopt;  // *, @x, .., text(), predicates, axes: XPath's business
+            auto at = std::find_if(level->begin(), level->end(), [&](const step& x) { return x.ns == ns && x.name == name; });
+            if (at == level->end()) {
+                level->push_back(step{ns, std::string(name), false, {}});
+                at = level->end() - 1;
+            }
+            if (slash == std::string_view::npos) {
+                at->selected = true;
+                break;
+            }
+            level = &at->next;
+            s = slash + 1;
+        }
+        if (bar == std::string_view::npos) break;
+        from = bar + 1;
+    }
+    return u;
+}
+
+void path_union::walk(xmlNode* element, const std::vector<step>& steps, std::vector<xmlNode*>& out) const {
+    const char* ns = element->ns && element->ns->href ? reinterpret_cast<const char*>(element->ns->href) : "";
+    const char* name = reinterpret_cast<const char*>(element->name);
+    for (const step& st : steps) {
+        if (st.name != name || st.ns != ns) continue;
+        if (st.selected) out.push_back(element);
+        if (!st.next.empty())
+            for (xmlNode* c = element->children; c; c = c->next)
+                if (c->type == XML_ELEMENT_NODE) walk(c, st.next, out);
+        return;  // steps of one level differ by name or namespace: at most one matches
+    }
+}
+
+std::vector<xmlNode*> path_union::select(xmlDoc* doc) const {
+    std::vector<xmlNode*> out;
+    if (xmlNode* root = doc ? xmlDocGetRootElement(doc) : nullptr) walk(root, roots_, out);
+    return out;
 }
 
 result<std::vector<finding>> rule_book::check(const formats::type_info& type, xmlDoc* doc, const environment& env,
@@ -354,10 +430,14 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
                 break;
             }
         if (!nodes) {
-            auto fresh = ctx.nodes(r->context, root);
-            if (!fresh)
-                return error(errc::internal, fmt::format("rule {} ({}:{}): context: {}", r->id, r->file, r->line, fresh.err().message));
-            selected.emplace_back(&r->context.text(), std::move(fresh.value()));
+            if (r->context_paths) {
+                selected.emplace_back(&r->context.text(), r->context_paths->select(doc));
+            } else {
+                auto fresh = ctx.nodes(r->context, root);
+                if (!fresh)
+                    return error(errc::internal, fmt::format("rule {} ({}:{}): context: {}", r->id, r->file, r->line, fresh.err().message));
+                selected.emplace_back(&r->context.text(), std::move(fresh.value()));
+            }
             nodes = &selected.back().second;
         }
         for (xmlNode* n : *nodes) {

@@ -62,11 +62,32 @@ public:
 
 enum class stage { any, draft, sent };
 
+// A rule context that is only a union of absolute child paths ("/ceb:A/ceb:B/ceb:c | /ceb:A/ceb:B/ceb:d", the
+// common case) is selected by a walk of the tree that follows those paths, not by the XPath engine: the same
+// nodes in the same (document) order, without libxml2's node-set machinery. Anything else (predicates, //,
+// axes, functions) stays XPath.
+class path_union {
+public:
+    // Empty when `text` is not such a union, or uses a prefix `namespaces` does not bind.
+    static std::optional<path_union> parse(std::string_view text, const xml::namespace_list& namespaces);
+    std::vector<xmlNode*> select(xmlDoc* doc) const;
+
+private:
+    struct step {
+        std::string ns, name;  // ns "" = no namespace
+        bool selected = false;  // a path of the union ends here
+        std::vector<step> next;
+    };
+    void walk(xmlNode* element, const std::vector<step>& steps, std::vector<xmlNode*>& out) const;
+    std::vector<step> roots_;
+};
+
 struct rule {
     std::string id, family, severity, message, customs_code, file;
     stage applies_at = stage::any;  // draft = before signing only, sent = as sent (signed) only
     std::vector<std::string> types;  // empty = every type of the family
     xml::xpath_expr context, assertion, value;
+    std::optional<path_union> context_paths;  // the context, when it is a union of child paths (selected natively)
     int line = 0;
 };
 
@@ -88,6 +109,8 @@ public:
                                        stage profile) const;
 
     std::size_t size() const { return rules_.size(); }
+    // The prefixes the rules of `family` use (the family's and the rule file's own).
+    const xml::namespace_list& namespaces(std::string_view family) const;
     const std::vector<std::unique_ptr<rule>>& all() const { return rules_; }
 
 private:

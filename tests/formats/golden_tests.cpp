@@ -19,7 +19,9 @@
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 
+#include "gateway/rules/rules.hpp"
 #include "gateway/validation/checker.hpp"
+#include "gateway/xml/xpath.hpp"
 
 namespace fs = std::filesystem;
 namespace v = portgate::validation;
@@ -219,6 +221,55 @@ TEST_CASE("golden samples: every registered type has a valid sample and every ru
         INFO("rule " << rule->id << " (" << rule->file << ":" << rule->line << ") has no samples/…-invalid-" << rule->id << "-….xml");
         CHECK(rules_with_sample.count(rule->id) == 1);
     }
+}
+
+TEST_CASE("rule contexts selected by walking their paths are the nodes XPath selects, on every sample", "[golden][formats][rules]") {
+    const auto& k = knowledge();
+    std::size_t native = 0, compared = 0;
+    for (auto& r : k.rules->all()) native += r->context_paths ? 1 : 0;
+    // Most contexts are plain unions of child paths; if none were, the walk would never be used.
+    CHECK(native * 2 > k.rules->size());
+    for (auto& file : sample_files()) {
+        std::string bytes = read(file);
+        xmlDoc* raw = xmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr, XML_PARSE_NONET);
+        if (!raw) continue;  // the malformed samples
+        std::unique_ptr<xmlDoc, void (*)(xmlDoc*)> doc(raw, xmlFreeDoc);
+        auto type = k.types->detect(doc.get());
+        if (!type) continue;
+        for (auto& r : k.rules->all()) {
+            if (!r->context_paths || r->family != (*type)->family) continue;
+            if (!r->types.empty() && std::find(r->types.begin(), r->types.end(), (*type)->id) == r->types.end()) continue;
+            portgate::xml::xpath_context ctx(doc.get(), k.rules->namespaces(r->family));
+            auto by_xpath = ctx.nodes(r->context, xmlDocGetRootElement(doc.get()));
+            REQUIRE(by_xpath);
+            INFO(file.filename().string() << ": rule " << r->id << " context " << r->context.text());
+            CHECK(r->context_paths->select(doc.get()) == *by_xpath);
+            ++compared;
+        }
+    }
+    CHECK(compared > 500);
+}
+
+TEST_CASE("only unions of plain child paths are walked; everything else stays XPath", "[rules]") {
+    const portgate::xml::namespace_list ns{{"c", "urn:c"}};
+    namespace r = portgate::rules;
+    for (const char* plain : {"/c:A", "/c:A/c:B | /c:A/c:C/c:d", " /c:A/c:B|/c:A/c:B ", "/A/b.c/d-e"})
+        CHECK(r::path_union::parse(plain, ns).has_value());
+    for (const char* other : {"//c:A", "/c:A//c:B", "/c:A[1]", "/c:A/@x", "/c:A/*", "/c:A/text()", "c:A", "/x:A", "/c:A/..",
+                              "/c:A | c:B", "/c:A/child::c:B", "/c:A/", "/", "/c:A | ", "/c:A/c:B[c:x = '|']"})
+        CHECK_FALSE(r::path_union::parse(other, ns).has_value());
+    // Prefixes are namespaces, not spellings: an element of another namespace is not selected.
+    std::string xml = R"(<A xmlns="urn:c" xmlns:o="urn:o"><B/><o:B/><B><d/></B></A>)";
+    xmlDoc* raw = xmlReadMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr, 0);
+    REQUIRE(raw);
+    std::unique_ptr<xmlDoc, void (*)(xmlDoc*)> doc(raw, xmlFreeDoc);
+    auto u = r::path_union::parse("/c:A/c:B/c:d | /c:A/c:B", ns);
+    REQUIRE(u);
+    auto got = u->select(doc.get());
+    REQUIRE(got.size() == 3);  // B, B, d in document order
+    CHECK(std::string(reinterpret_cast<const char*>(got[0]->name)) == "B");
+    CHECK(got[1] == got[2]->parent);
+    CHECK(std::string(reinterpret_cast<const char*>(got[2]->name)) == "d");
 }
 
 TEST_CASE("a schema forced for a DxpMsg applies to the envelope only, not to the document in its Data", "[golden][formats]") {

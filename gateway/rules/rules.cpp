@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <cmath>
 #include <regex>
 #include <set>
@@ -325,12 +326,46 @@ result<std::shared_ptr<const rule_book>> rule_book::load(const fs::path& dir, co
                      std::move(problems));
     for (auto& r : book->rules_) {
         r->context_paths = path_union::parse(r->context.text(), book->namespaces_[r->family]);
+        r->native = native_assertion::parse(r->assertion.text());
         const formats::family_info* fam = types.family(r->family);
         for (auto* ti : fam->types)
             if (r->types.empty() || std::find(r->types.begin(), r->types.end(), ti->id) != r->types.end())
                 book->by_type_[ti->id].push_back(r.get());
     }
     return std::shared_ptr<const rule_book>(book);
+}
+
+std::optional<native_assertion> native_assertion::parse(std::string_view text) {
+    static const std::regex in_table(R"(\s*pg:in-table\(\s*'([A-Za-z0-9_.-]+)'\s*,\s*\.\s*\)\s*)");
+    static const std::regex decimals(R"(\s*pg:decimals\(\s*\.\s*\)\s*<=\s*([0-9]{1,4})\s*)");
+    std::string t(text);
+    std::smatch m;
+    native_assertion a;
+    if (std::regex_match(t, m, in_table)) {
+        a.what = kind::in_table;
+        a.table = m[1].str();
+        return a;
+    }
+    if (std::regex_match(t, m, decimals)) {
+        a.what = kind::decimals_at_most;
+        a.limit = std::stoi(m[1].str());
+        return a;
+    }
+    return std::nullopt;
+}
+
+bool native_assertion::holds(xmlNode* node, const environment& env) const {
+    // string(.) as XPath has it: the concatenated text of the node; then the functions' own trim.
+    xmlChar* raw = xmlNodeGetContent(node);
+    std::string value = trim(raw ? reinterpret_cast<const char*>(raw) : "");
+    if (raw) xmlFree(raw);
+    if (what == kind::in_table) {
+        const formats::code_table* t = env.codes ? env.codes->table(table) : nullptr;
+        return t && t->find(value) != nullptr;
+    }
+    const auto dot = value.find('.');
+    const std::size_t places = dot == std::string::npos ? 0 : value.size() - dot - 1;
+    return places <= static_cast<std::size_t>(limit);
 }
 
 const xml::namespace_list& rule_book::namespaces(std::string_view family) const {
@@ -389,10 +424,12 @@ std::optional<path_union> path_union::parse(std::string_view text, const xml::na
 }
 
 void path_union::walk(xmlNode* element, const std::vector<step>& steps, std::vector<xmlNode*>& out) const {
-    const char* ns = element->ns && element->ns->href ? reinterpret_cast<const char*>(element->ns->href) : "";
     const char* name = reinterpret_cast<const char*>(element->name);
     for (const step& st : steps) {
-        if (st.name != name || st.ns != ns) continue;
+        // The name first: short, and it tells most elements apart at the first byte.
+        if (st.name[0] != name[0] || std::strcmp(st.name.c_str(), name) != 0) continue;
+        const char* ns = element->ns && element->ns->href ? reinterpret_cast<const char*>(element->ns->href) : "";
+        if (std::strcmp(st.ns.c_str(), ns) != 0) continue;
         if (st.selected) out.push_back(element);
         if (!st.next.empty())
             for (xmlNode* c = element->children; c; c = c->next)
@@ -441,9 +478,13 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
             nodes = &selected.back().second;
         }
         for (xmlNode* n : *nodes) {
-            auto ok = ctx.boolean(r->assertion, n);
-            if (!ok) return error(errc::internal, fmt::format("rule {} ({}:{}): assert: {}", r->id, r->file, r->line, ok.err().message));
-            if (*ok) continue;
+            if (r->native) {
+                if (r->native->holds(n, env)) continue;
+            } else {
+                auto ok = ctx.boolean(r->assertion, n);
+                if (!ok) return error(errc::internal, fmt::format("rule {} ({}:{}): assert: {}", r->id, r->file, r->line, ok.err().message));
+                if (*ok) continue;
+            }
             finding f;
             f.rule = r->id;
             f.severity = r->severity;

@@ -82,12 +82,24 @@ private:
     std::vector<step> roots_;
 };
 
+// The two assertions most rules make, recognised at load time and evaluated without the XPath engine (the
+// same verdict: pg:in-table's and pg:decimals' own code on the node's trimmed string value):
+// "pg:in-table('T', .)" and "pg:decimals(.) <= N".
+struct native_assertion {
+    enum class kind { in_table, decimals_at_most } what = kind::in_table;
+    std::string table;
+    int limit = 0;
+    static std::optional<native_assertion> parse(std::string_view text);
+    bool holds(xmlNode* node, const environment& env) const;
+};
+
 struct rule {
     std::string id, family, severity, message, customs_code, file;
     stage applies_at = stage::any;  // draft = before signing only, sent = as sent (signed) only
     std::vector<std::string> types;  // empty = every type of the family
     xml::xpath_expr context, assertion, value;
     std::optional<path_union> context_paths;  // the context, when it is a union of child paths (selected natively)
+    std::optional<native_assertion> native;    // the assertion, when it is one of the two common forms
     int line = 0;
 };
 

@@ -250,6 +250,57 @@ TEST_CASE("rule contexts selected by walking their paths are the nodes XPath sel
     CHECK(compared > 500);
 }
 
+TEST_CASE("assertions evaluated without XPath give XPath's verdict, on every sample", "[golden][formats][rules]") {
+    const auto& k = knowledge();
+    namespace r = portgate::rules;
+    r::environment env{k.codes, k.calendar, std::nullopt};
+    r::environment_scope scope(&env);
+    std::size_t native = 0, compared = 0, broken = 0;
+    for (auto& rl : k.rules->all()) native += rl->native ? 1 : 0;
+    CHECK(native >= 20);  // pg:in-table('T', .) and pg:decimals(.) <= N are most rules of the CBEC families
+    for (auto& file : sample_files()) {
+        std::string bytes = read(file);
+        xmlDoc* raw = xmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr, XML_PARSE_NONET);
+        if (!raw) continue;
+        std::unique_ptr<xmlDoc, void (*)(xmlDoc*)> doc(raw, xmlFreeDoc);
+        auto type = k.types->detect(doc.get());
+        if (!type) continue;
+        for (auto& rl : k.rules->all()) {
+            if (!rl->native || rl->family != (*type)->family) continue;
+            if (!rl->types.empty() && std::find(rl->types.begin(), rl->types.end(), (*type)->id) == rl->types.end()) continue;
+            portgate::xml::xpath_context ctx(doc.get(), k.rules->namespaces(rl->family));
+            r::register_functions(ctx.raw());
+            auto nodes = ctx.nodes(rl->context, xmlDocGetRootElement(doc.get()));
+            REQUIRE(nodes);
+            for (xmlNode* n : *nodes) {
+                auto by_xpath = ctx.boolean(rl->assertion, n);
+                REQUIRE(by_xpath);
+                INFO(file.filename().string() << ": rule " << rl->id << " at " << portgate::xml::node_path(n));
+                CHECK(rl->native->holds(n, env) == *by_xpath);
+                ++compared;
+                broken += *by_xpath ? 0 : 1;
+            }
+        }
+    }
+    CHECK(compared > 1000);
+    CHECK(broken > 10);  // the invalid samples break them too: both verdicts were compared
+}
+
+TEST_CASE("only the two common assertion forms are evaluated natively", "[rules]") {
+    namespace r = portgate::rules;
+    auto t = r::native_assertion::parse(" pg:in-table( 'currency' , . ) ");
+    REQUIRE(t);
+    CHECK(t->what == r::native_assertion::kind::in_table);
+    CHECK(t->table == "currency");
+    auto d = r::native_assertion::parse("pg:decimals(.) <= 5");
+    REQUIRE(d);
+    CHECK(d->what == r::native_assertion::kind::decimals_at_most);
+    CHECK(d->limit == 5);
+    for (const char* other : {"pg:in-table('currency', ceb:currency)", "not(pg:in-table('currency', .))", "pg:decimals(.) < 5",
+                              "pg:decimals(.) <= 5 and . > 0", "pg:in-table('currency', .) or true()", "pg:decimals(..) <= 2"})
+        CHECK_FALSE(r::native_assertion::parse(other).has_value());
+}
+
 TEST_CASE("only unions of plain child paths are walked; everything else stays XPath", "[rules]") {
     const portgate::xml::namespace_list ns{{"c", "urn:c"}};
     namespace r = portgate::rules;

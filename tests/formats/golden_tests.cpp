@@ -223,12 +223,10 @@ TEST_CASE("golden samples: every registered type has a valid sample and every ru
     }
 }
 
-TEST_CASE("rule contexts selected by walking their paths are the nodes XPath selects, on every sample", "[golden][formats][rules]") {
+// Calls fn(file, doc, rule) for every well-formed sample of a detected type and every rule of that type.
+template <typename Fn>
+void for_each_sample_rule(Fn fn) {
     const auto& k = knowledge();
-    std::size_t native = 0, compared = 0;
-    for (auto& r : k.rules->all()) native += r->context_paths ? 1 : 0;
-    // Most contexts are plain unions of child paths; if none were, the walk would never be used.
-    CHECK(native * 2 > k.rules->size());
     for (auto& file : sample_files()) {
         std::string bytes = read(file);
         xmlDoc* raw = xmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr, XML_PARSE_NONET);
@@ -237,16 +235,28 @@ TEST_CASE("rule contexts selected by walking their paths are the nodes XPath sel
         auto type = k.types->detect(doc.get());
         if (!type) continue;
         for (auto& r : k.rules->all()) {
-            if (!r->context_paths || r->family != (*type)->family) continue;
+            if (r->family != (*type)->family) continue;
             if (!r->types.empty() && std::find(r->types.begin(), r->types.end(), (*type)->id) == r->types.end()) continue;
-            portgate::xml::xpath_context ctx(doc.get(), k.rules->namespaces(r->family));
-            auto by_xpath = ctx.nodes(r->context, xmlDocGetRootElement(doc.get()));
-            REQUIRE(by_xpath);
-            INFO(file.filename().string() << ": rule " << r->id << " context " << r->context.text());
-            CHECK(r->context_paths->select(doc.get()) == *by_xpath);
-            ++compared;
+            fn(file, doc.get(), *r);
         }
     }
+}
+
+TEST_CASE("rule contexts selected by walking their paths are the nodes XPath selects, on every sample", "[golden][formats][rules]") {
+    const auto& k = knowledge();
+    std::size_t native = 0, compared = 0;
+    for (auto& r : k.rules->all()) native += r->context_paths ? 1 : 0;
+    // Most contexts are plain unions of child paths; if none were, the walk would never be used.
+    CHECK(native * 2 > k.rules->size());
+    for_each_sample_rule([&](const fs::path& file, xmlDoc* doc, const portgate::rules::rule& r) {
+        if (!r.context_paths) return;
+        portgate::xml::xpath_context ctx(doc, k.rules->namespaces(r.family));
+        auto by_xpath = ctx.nodes(r.context, xmlDocGetRootElement(doc));
+        REQUIRE(by_xpath);
+        INFO(file.filename().string() << ": rule " << r.id << " context " << r.context.text());
+        CHECK(r.context_paths->select(doc) == *by_xpath);
+        ++compared;
+    });
     CHECK(compared > 500);
 }
 
@@ -258,30 +268,21 @@ TEST_CASE("assertions evaluated without XPath give XPath's verdict, on every sam
     std::size_t native = 0, compared = 0, broken = 0;
     for (auto& rl : k.rules->all()) native += rl->native ? 1 : 0;
     CHECK(native >= 20);  // pg:in-table('T', .) and pg:decimals(.) <= N are most rules of the CBEC families
-    for (auto& file : sample_files()) {
-        std::string bytes = read(file);
-        xmlDoc* raw = xmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr, XML_PARSE_NONET);
-        if (!raw) continue;
-        std::unique_ptr<xmlDoc, void (*)(xmlDoc*)> doc(raw, xmlFreeDoc);
-        auto type = k.types->detect(doc.get());
-        if (!type) continue;
-        for (auto& rl : k.rules->all()) {
-            if (!rl->native || rl->family != (*type)->family) continue;
-            if (!rl->types.empty() && std::find(rl->types.begin(), rl->types.end(), (*type)->id) == rl->types.end()) continue;
-            portgate::xml::xpath_context ctx(doc.get(), k.rules->namespaces(rl->family));
-            r::register_functions(ctx.raw());
-            auto nodes = ctx.nodes(rl->context, xmlDocGetRootElement(doc.get()));
-            REQUIRE(nodes);
-            for (xmlNode* n : *nodes) {
-                auto by_xpath = ctx.boolean(rl->assertion, n);
-                REQUIRE(by_xpath);
-                INFO(file.filename().string() << ": rule " << rl->id << " at " << portgate::xml::node_path(n));
-                CHECK(rl->native->holds(n, env) == *by_xpath);
-                ++compared;
-                broken += *by_xpath ? 0 : 1;
-            }
+    for_each_sample_rule([&](const fs::path& file, xmlDoc* doc, const r::rule& rl) {
+        if (!rl.native) return;
+        portgate::xml::xpath_context ctx(doc, k.rules->namespaces(rl.family));
+        r::register_functions(ctx.raw());
+        auto nodes = ctx.nodes(rl.context, xmlDocGetRootElement(doc));
+        REQUIRE(nodes);
+        for (xmlNode* n : *nodes) {
+            auto by_xpath = ctx.boolean(rl.assertion, n);
+            REQUIRE(by_xpath);
+            INFO(file.filename().string() << ": rule " << rl.id << " at " << portgate::xml::node_path(n));
+            CHECK(rl.native->holds(n, env) == *by_xpath);
+            ++compared;
+            broken += *by_xpath ? 0 : 1;
         }
-    }
+    });
     CHECK(compared > 1000);
     CHECK(broken > 10);  // the invalid samples break them too: both verdicts were compared
 }

@@ -226,7 +226,8 @@ result<config> load(const fs::path& file) {
 
     // [store]
     if (auto* t = root["store"].as_table()) {
-        rd.unknown_keys(*t, "[store]", {"synchronous", "group_commit_max", "group_commit_wait_us", "group_commit_busy_wait_us", "compression"});
+        rd.unknown_keys(*t, "[store]", {"synchronous", "group_commit_max", "group_commit_wait_us", "group_commit_busy_wait_us", "group_commit_busy_gap_us",
+                                       "compression"});
         if (auto v = rd.get<std::string>(*t, "compression", "store")) {
             if (*v != "none" && *v != "zstd")
                 rd.add(t->get("compression"), fmt::format("store.compression: '{}' is not none or zstd", *v));
@@ -250,6 +251,11 @@ result<config> load(const fs::path& file) {
             if (*v < 0 || *v > 1'000'000)
                 rd.add(t->get("group_commit_busy_wait_us"), "store.group_commit_busy_wait_us: must be 0..1000000");
             else cfg.store.group_commit_busy_wait = std::chrono::microseconds(*v);
+        }
+        if (auto v = rd.get<std::int64_t>(*t, "group_commit_busy_gap_us", "store")) {
+            if (*v < 1 || *v > 1'000'000)
+                rd.add(t->get("group_commit_busy_gap_us"), "store.group_commit_busy_gap_us: must be 1..1000000");
+            else cfg.store.group_commit_busy_gap = std::chrono::microseconds(*v);
         }
     }
 

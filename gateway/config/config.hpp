@@ -35,11 +35,14 @@ struct store_config {
     std::string synchronous = "full";   // full | normal (normal trades the last commits for speed)
     std::size_t group_commit_max = 512; // operations per transaction at most
     std::chrono::microseconds group_commit_wait{0};  // extra wait to gather a batch (0 = take what is there)
-    // The same, only while the writer is busy (its last batch held several operations, or more arrived while
-    // it committed): every commit costs an fsync and rewrites the pages it touched, so under load fewer,
-    // larger commits are cheaper (~15-25 % less gateway CPU a message end to end, docs/benchmarks.md). One
-    // operation at a time is never delayed.
+    // While the writer is busy (its last batch held several operations, or more arrived while it committed), it
+    // waits up to group_commit_busy_wait for more operations to join the batch, as long as they keep coming (one
+    // at least every group_commit_busy_gap): every commit costs an fsync and rewrites the pages it touched, so
+    // under load fewer, larger commits are cheaper (~15-25 % less gateway CPU a message end to end,
+    // docs/benchmarks.md). One operation at a time is never delayed; a lull ends the wait after one gap, so a
+    // submitter that waits for each answer (a receipt callback) loses at most a gap per operation.
     std::chrono::microseconds group_commit_busy_wait{2000};
+    std::chrono::microseconds group_commit_busy_gap{250};
     // Payload compression: none | zstd. zstd stores XML about 3× smaller but costs the intake workers more
     // than it saves the writer (~13 % fewer messages/s end to end, docs/benchmarks.md). Either reads both.
     std::string compression = "none";

@@ -907,9 +907,19 @@ struct store::impl {
                 std::unique_lock lk(mu);
                 cv.wait(lk, [&] { return closing || !queue.empty(); });
                 if (queue.empty() && closing) return;
-                auto wait = busy ? std::max(cfg.group_commit_wait, cfg.group_commit_busy_wait) : cfg.group_commit_wait;
-                if (wait.count() > 0 && queue.size() < cfg.group_commit_max && !closing)
-                    cv.wait_for(lk, wait, [&] { return closing || queue.size() >= cfg.group_commit_max; });
+                auto full = [&] { return closing || queue.size() >= cfg.group_commit_max; };
+                if (cfg.group_commit_wait.count() > 0 && !full()) cv.wait_for(lk, cfg.group_commit_wait, full);
+                if (busy && cfg.group_commit_busy_wait.count() > 0) {
+                    // Gather while operations keep arriving: each slice of one gap must bring at least one more.
+                    const auto deadline = std::chrono::steady_clock::now() + cfg.group_commit_busy_wait;
+                    while (!full()) {
+                        const std::size_t before = queue.size();
+                        const auto now = std::chrono::steady_clock::now();
+                        if (now >= deadline) break;
+                        cv.wait_until(lk, std::min(now + cfg.group_commit_busy_gap, deadline), full);
+                        if (queue.size() == before) break;  // a lull: commit what is there
+                    }
+                }
                 while (!queue.empty() && batch.size() < cfg.group_commit_max) {
                     batch.push_back(std::move(queue.front()));
                     queue.pop_front();

@@ -484,6 +484,7 @@ TEST_CASE("group_commit_busy_wait gathers operations only while the writer is bu
     temp_dir tmp("store-busy-wait");
     config::store_config cfg = fast_config();
     cfg.group_commit_busy_wait = std::chrono::milliseconds(400);
+    cfg.group_commit_busy_gap = std::chrono::milliseconds(300);  // long enough for this test's pauses
     auto s = open_store(tmp.path, cfg);
 
     SECTION("one operation at a time is not delayed") {
@@ -521,7 +522,7 @@ TEST_CASE("group_commit_busy_wait gathers operations only while the writer is bu
         });
         REQUIRE(wait_for(3));
         auto before = s->writer_stats();
-        // Busy: the next operation waits up to 400 ms for company; the one 50 ms later joins its transaction.
+        // Busy: the next operation waits for company; the one 50 ms later (within a gap) joins its transaction.
         s->submit(message(seeded_id(4)), record(3));
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         s->submit(message(seeded_id(5)), record(4));
@@ -534,6 +535,26 @@ TEST_CASE("group_commit_busy_wait gathers operations only while the writer is bu
         CHECK(st.commits == 3);  // {1}, {2, 3}, {4, 5}
         CHECK(s->count().value() == 5);
     }
+}
+
+TEST_CASE("group_commit_busy_gap: a lull ends the busy wait", STORE_WRITES) {
+    temp_dir tmp("store-busy-gap");
+    config::store_config cfg = fast_config();
+    cfg.group_commit_busy_wait = std::chrono::seconds(5);
+    cfg.group_commit_busy_gap = std::chrono::milliseconds(30);
+    auto s = open_store(tmp.path, cfg);
+    // Two at once make the writer busy; then one alone waits one gap for company, not the 5 s.
+    std::promise<void> two;
+    std::atomic<int> n{0};
+    s->submit(message(seeded_id(1)), [&](result<store::stored> r) {
+        s->submit(message(seeded_id(2)), [&](result<store::stored>) { if (++n == 2) two.set_value(); });
+        s->submit(message(seeded_id(3)), [&](result<store::stored>) { if (++n == 2) two.set_value(); });
+    });
+    two.get_future().get();
+    auto t0 = std::chrono::steady_clock::now();
+    submit_ok(*s, message(seeded_id(4)));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+    CHECK(s->writer_stats().commits == 3);  // {1}, {2, 3}, {4}
 }
 
 TEST_CASE("events are append-only even for other SQLite clients", STORE_WRITES) {

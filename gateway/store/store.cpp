@@ -933,8 +933,10 @@ struct store::impl {
                 committed = step_done(commit.get());
                 // Busy: this batch gathered several operations, or more arrived while it committed (looked at
                 // before the completions run, which may start the next operation of a lone submitter).
-                std::lock_guard lk(mu);
-                busy = batch.size() > 1 || !queue.empty();
+                {
+                    std::lock_guard lk(mu);
+                    busy = batch.size() > 1 || !queue.empty();
+                }
                 if (!committed) {
                     failure = sqlite_error(wdb.get(), "commit");
                     step_done(rollback.get());

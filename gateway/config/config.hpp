@@ -35,7 +35,8 @@ struct store_config {
     std::string synchronous = "full";   // full | normal (normal trades the last commits for speed)
     std::size_t group_commit_max = 512; // operations per transaction at most
     std::chrono::microseconds group_commit_wait{0};  // extra wait to gather a batch (0 = take what is there)
-    // While the writer is busy (its last batch held several operations, or more arrived while it committed), it
+    // While the writer is busy (its last batch held 4 operations or more, or 2 or more arrived while it
+    // committed), it
     // waits up to group_commit_busy_wait for more operations to join the batch, as long as they keep coming (one
     // at least every group_commit_busy_gap): every commit costs an fsync and rewrites the pages it touched, so
     // under load fewer, larger commits are cheaper (~15-25 % less gateway CPU a message end to end,

@@ -497,7 +497,7 @@ TEST_CASE("group_commit_busy_wait gathers operations only while the writer is bu
 
     SECTION("under load, the next operations wait for company and share a transaction") {
         std::promise<void> first_done;
-        std::vector<result<store::stored>> got(5, error(errc::internal, "not done"));
+        std::vector<result<store::stored>> got(7, error(errc::internal, "not done"));
         std::mutex mu;
         std::condition_variable cv;
         int done = 0;
@@ -513,27 +513,26 @@ TEST_CASE("group_commit_busy_wait gathers operations only while the writer is bu
             std::unique_lock lk(mu);
             return cv.wait_for(lk, std::chrono::seconds(10), [&] { return done >= n; });
         };
-        // Alone: committed at once. Its completion (on the writer) submits two more, which the writer then
-        // finds together: a batch of two, so the writer is busy.
+        // Alone: committed at once. Its completion (on the writer) submits four more, which the writer then
+        // finds together: a batch of four, so the writer is busy.
         s->submit(message(seeded_id(1)), [&](result<store::stored> r) {
             record(0)(std::move(r));
-            s->submit(message(seeded_id(2)), record(1));
-            s->submit(message(seeded_id(3)), record(2));
+            for (std::size_t i = 1; i <= 4; ++i) s->submit(message(seeded_id(1 + i)), record(i));
         });
-        REQUIRE(wait_for(3));
+        REQUIRE(wait_for(5));
         auto before = s->writer_stats();
         // Busy: the next operation waits for company; the one 50 ms later (within a gap) joins its transaction.
-        s->submit(message(seeded_id(4)), record(3));
+        s->submit(message(seeded_id(6)), record(5));
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        s->submit(message(seeded_id(5)), record(4));
-        REQUIRE(wait_for(5));
+        s->submit(message(seeded_id(7)), record(6));
+        REQUIRE(wait_for(7));
         for (auto& r : got) CHECK(r);
         CHECK(before.commits == 2);
-        CHECK(before.max_batch == 2);
+        CHECK(before.max_batch == 4);
         auto st = s->writer_stats();
-        CHECK(st.operations == 5);
-        CHECK(st.commits == 3);  // {1}, {2, 3}, {4, 5}
-        CHECK(s->count().value() == 5);
+        CHECK(st.operations == 7);
+        CHECK(st.commits == 3);  // {1}, {2..5}, {6, 7}
+        CHECK(s->count().value() == 7);
     }
 }
 
@@ -543,18 +542,20 @@ TEST_CASE("group_commit_busy_gap: a lull ends the busy wait", STORE_WRITES) {
     cfg.group_commit_busy_wait = std::chrono::seconds(5);
     cfg.group_commit_busy_gap = std::chrono::milliseconds(30);
     auto s = open_store(tmp.path, cfg);
-    // Two at once make the writer busy; then one alone waits one gap for company, not the 5 s.
-    std::promise<void> two;
+    // Four at once make the writer busy; then one alone waits one gap for company, not the 5 s.
+    std::promise<void> four;
     std::atomic<int> n{0};
-    s->submit(message(seeded_id(1)), [&](result<store::stored> r) {
-        s->submit(message(seeded_id(2)), [&](result<store::stored>) { if (++n == 2) two.set_value(); });
-        s->submit(message(seeded_id(3)), [&](result<store::stored>) { if (++n == 2) two.set_value(); });
+    s->submit(message(seeded_id(1)), [&](result<store::stored>) {
+        for (std::uint64_t i = 2; i <= 5; ++i)
+            s->submit(message(seeded_id(i)), [&](result<store::stored>) {
+                if (++n == 4) four.set_value();
+            });
     });
-    two.get_future().get();
+    four.get_future().get();
     auto t0 = std::chrono::steady_clock::now();
-    submit_ok(*s, message(seeded_id(4)));
+    submit_ok(*s, message(seeded_id(6)));
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
-    CHECK(s->writer_stats().commits == 3);  // {1}, {2, 3}, {4}
+    CHECK(s->writer_stats().commits == 3);  // {1}, {2..5}, {6}
 }
 
 TEST_CASE("events are append-only even for other SQLite clients", STORE_WRITES) {

@@ -400,8 +400,10 @@ std::optional<path_union> path_union::parse(std::string_view text, const xml::na
             if (auto colon = name.find(':'); colon != std::string_view::npos) {
                 std::string_view prefix = name.substr(0, colon);
                 name.remove_prefix(colon + 1);
-                auto bound = std::find_if(namespaces.begin(), namespaces.end(), [&](auto& p) { return p.first == prefix; });
-                if (!is_name(prefix) || bound == namespaces.end()) return std::nullopt;
+                // The last binding wins, as in the XPath context (each registration replaces the one before);
+                // a prefix bound to no namespace selects nothing in XPath: left to it.
+                auto bound = std::find_if(namespaces.rbegin(), namespaces.rend(), [&](auto& p) { return p.first == prefix; });
+                if (!is_name(prefix) || bound == namespaces.rend() || bound->second.empty()) return std::nullopt;
                 ns = bound->second;
             }
             if (!is_name(name)) return std::nullopt;  // *, @x, .., text(), predicates, axes: XPath's business

@@ -307,6 +307,9 @@ TEST_CASE("only unions of plain child paths are walked; everything else stays XP
     namespace r = portgate::rules;
     for (const char* plain : {"/c:A", "/c:A/c:B | /c:A/c:C/c:d", " /c:A/c:B|/c:A/c:B ", "/A/b.c/d-e"})
         CHECK(r::path_union::parse(plain, ns).has_value());
+    // The last binding of a prefix wins, as in XPath; a prefix bound to no namespace is left to XPath.
+    const portgate::xml::namespace_list rebound{{"c", "urn:old"}, {"c", "urn:c"}, {"e", ""}};
+    CHECK_FALSE(r::path_union::parse("/e:A", rebound).has_value());
     for (const char* other : {"//c:A", "/c:A//c:B", "/c:A[1]", "/c:A/@x", "/c:A/*", "/c:A/text()", "c:A", "/x:A", "/c:A/..",
                               "/c:A | c:B", "/c:A/child::c:B", "/c:A/", "/", "/c:A | ", "/c:A/c:B[c:x = '|']"})
         CHECK_FALSE(r::path_union::parse(other, ns).has_value());
@@ -318,6 +321,9 @@ TEST_CASE("only unions of plain child paths are walked; everything else stays XP
     auto u = r::path_union::parse("/c:A/c:B/c:d | /c:A/c:B", ns);
     REQUIRE(u);
     auto got = u->select(doc.get());
+    auto rebound_u = r::path_union::parse("/c:A/c:B/c:d | /c:A/c:B", rebound);
+    REQUIRE(rebound_u);
+    CHECK(rebound_u->select(doc.get()) == got);
     REQUIRE(got.size() == 3);  // B, B, d in document order
     CHECK(std::string(reinterpret_cast<const char*>(got[0]->name)) == "B");
     CHECK(got[1] == got[2]->parent);

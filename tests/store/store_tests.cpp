@@ -488,15 +488,16 @@ TEST_CASE("group_commit_busy_wait gathers operations only while the writer is bu
     auto s = open_store(tmp.path, cfg);
 
     SECTION("one operation at a time is not delayed") {
-        auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < 5; ++i) submit_ok(*s, message(seeded_id(static_cast<std::uint64_t>(i))));
-        // Five waits of 400 ms would take 2 s; nothing arrived while any commit ran, so none was made.
-        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1500));
+        // A busy writer would hold each of them for a gap (300 ms) at least; none is made to wait.
+        for (int i = 0; i < 5; ++i) {
+            auto t0 = std::chrono::steady_clock::now();
+            submit_ok(*s, message(seeded_id(static_cast<std::uint64_t>(i))));
+            CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(250));
+        }
         CHECK(s->writer_stats().commits == 5);
     }
 
     SECTION("under load, the next operations wait for company and share a transaction") {
-        std::promise<void> first_done;
         std::vector<result<store::stored>> got(7, error(errc::internal, "not done"));
         std::mutex mu;
         std::condition_variable cv;
@@ -552,9 +553,12 @@ TEST_CASE("group_commit_busy_gap: a lull ends the busy wait", STORE_WRITES) {
             });
     });
     four.get_future().get();
+    CHECK(s->writer_stats().max_batch == 4);  // the batch that made it busy
     auto t0 = std::chrono::steady_clock::now();
     submit_ok(*s, message(seeded_id(6)));
-    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    CHECK(waited >= std::chrono::milliseconds(25));  // it did wait for company: one gap
+    CHECK(waited < std::chrono::seconds(2));
     CHECK(s->writer_stats().commits == 3);  // {1}, {2..5}, {6}
 }
 

@@ -3,7 +3,6 @@
 #include "gateway/core/files.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <cmath>
 #include <regex>
@@ -30,12 +29,24 @@ std::string pop_string(xmlXPathParserContext* ctxt) {
     return r;
 }
 
-std::string trim(std::string s) {
+std::string_view trim_view(std::string_view s) {
     auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    while (!s.empty() && ws(s.back())) s.pop_back();
-    std::size_t i = 0;
-    while (i < s.size() && ws(s[i])) ++i;
-    return s.substr(i);
+    while (!s.empty() && ws(s.back())) s.remove_suffix(1);
+    while (!s.empty() && ws(s.front())) s.remove_prefix(1);
+    return s;
+}
+
+std::string trim(const std::string& s) { return std::string(trim_view(s)); }
+
+// What pg:in-table and pg:decimals compute, for the XPath functions and the native assertions alike.
+bool in_table(const environment* env, const std::string& table, const std::string& value) {
+    const formats::code_table* t = env && env->codes ? env->codes->table(table) : nullptr;
+    return t && t->find(value) != nullptr;
+}
+
+std::size_t decimal_places(std::string_view v) {
+    const auto dot = v.find('.');
+    return dot == std::string_view::npos ? 0 : v.size() - dot - 1;
 }
 
 void return_string(xmlXPathParserContext* ctxt, const std::string& s) {
@@ -54,10 +65,7 @@ void fn_in_table(xmlXPathParserContext* ctxt, int nargs) {
     }
     std::string value = trim(pop_string(ctxt));
     std::string table = pop_string(ctxt);
-    bool found = false;
-    if (current_env && current_env->codes)
-        if (auto* t = current_env->codes->table(table)) found = t->find(value) != nullptr;
-    valuePush(ctxt, xmlXPathNewBoolean(found));
+    valuePush(ctxt, xmlXPathNewBoolean(in_table(current_env, table, value)));
 }
 
 // pg:code(table, code-or-alias) → the code, or '' when unknown
@@ -88,10 +96,7 @@ void fn_decimals(xmlXPathParserContext* ctxt, int nargs) {
         xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
         return;
     }
-    std::string v = trim(pop_string(ctxt));
-    auto dot = v.find('.');
-    double n = dot == std::string::npos ? 0 : static_cast<double>(v.size() - dot - 1);
-    valuePush(ctxt, xmlXPathNewFloat(n));
+    valuePush(ctxt, xmlXPathNewFloat(static_cast<double>(decimal_places(trim_view(pop_string(ctxt))))));
 }
 
 // pg:matches(x, regex) → whole-string ECMAScript match
@@ -357,15 +362,10 @@ std::optional<native_assertion> native_assertion::parse(std::string_view text) {
 bool native_assertion::holds(xmlNode* node, const environment& env) const {
     // string(.) as XPath has it: the concatenated text of the node; then the functions' own trim.
     xmlChar* raw = xmlNodeGetContent(node);
-    std::string value = trim(raw ? reinterpret_cast<const char*>(raw) : "");
+    std::string value(trim_view(raw ? reinterpret_cast<const char*>(raw) : ""));
     if (raw) xmlFree(raw);
-    if (what == kind::in_table) {
-        const formats::code_table* t = env.codes ? env.codes->table(table) : nullptr;
-        return t && t->find(value) != nullptr;
-    }
-    const auto dot = value.find('.');
-    const std::size_t places = dot == std::string::npos ? 0 : value.size() - dot - 1;
-    return places <= static_cast<std::size_t>(limit);
+    if (what == kind::in_table) return in_table(&env, table, value);
+    return decimal_places(value) <= static_cast<std::size_t>(limit);
 }
 
 const xml::namespace_list& rule_book::namespaces(std::string_view family) const {
@@ -375,21 +375,13 @@ const xml::namespace_list& rule_book::namespaces(std::string_view family) const 
 }
 
 std::optional<path_union> path_union::parse(std::string_view text, const xml::namespace_list& namespaces) {
-    auto is_name = [](std::string_view n) {
-        if (n.empty() || !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_')) return false;
-        return std::all_of(n.begin(), n.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-        });
-    };
-    auto trim = [](std::string_view v) {
-        while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
-        while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
-        return v;
+    auto is_name = [](std::string_view n) {  // an NCName: no '*', '@', '(', '[', ':' …
+        return !n.empty() && xmlValidateNCName(reinterpret_cast<const xmlChar*>(std::string(n).c_str()), 0) == 0;
     };
     path_union u;
     for (std::size_t from = 0;;) {
         const std::size_t bar = text.find('|', from);
-        std::string_view branch = trim(text.substr(from, bar == std::string_view::npos ? std::string_view::npos : bar - from));
+        std::string_view branch = trim_view(text.substr(from, bar == std::string_view::npos ? std::string_view::npos : bar - from));
         if (branch.size() < 2 || branch[0] != '/' || branch[1] == '/') return std::nullopt;
         branch.remove_prefix(1);
         std::vector<step>* level = &u.roots_;

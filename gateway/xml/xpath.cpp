@@ -35,7 +35,6 @@ void capture_generic(void*, const char* fmt, ...) {
 
 void silent_generic(void*, const char*, ...) {}
 
-
 std::string describe_xpath_error(int code) {
     switch (code) {
     case XML_XPATH_NUMBER_ERROR: return "number encoding";

@@ -242,21 +242,16 @@ result<config> load(const fs::path& file) {
             if (*v < 1 || *v > 100'000) rd.add(t->get("group_commit_max"), "store.group_commit_max: must be 1..100000");
             else cfg.store.group_commit_max = static_cast<std::size_t>(*v);
         }
-        if (auto v = rd.get<std::int64_t>(*t, "group_commit_wait_us", "store")) {
-            if (*v < 0 || *v > 1'000'000)
-                rd.add(t->get("group_commit_wait_us"), "store.group_commit_wait_us: must be 0..1000000");
-            else cfg.store.group_commit_wait = std::chrono::microseconds(*v);
-        }
-        if (auto v = rd.get<std::int64_t>(*t, "group_commit_busy_wait_us", "store")) {
-            if (*v < 0 || *v > 1'000'000)
-                rd.add(t->get("group_commit_busy_wait_us"), "store.group_commit_busy_wait_us: must be 0..1000000");
-            else cfg.store.group_commit_busy_wait = std::chrono::microseconds(*v);
-        }
-        if (auto v = rd.get<std::int64_t>(*t, "group_commit_busy_gap_us", "store")) {
-            if (*v < 1 || *v > 1'000'000)
-                rd.add(t->get("group_commit_busy_gap_us"), "store.group_commit_busy_gap_us: must be 1..1000000");
-            else cfg.store.group_commit_busy_gap = std::chrono::microseconds(*v);
-        }
+        // The group commit's waits, in microseconds, up to a second.
+        auto micros = [&](const char* key, std::int64_t min, std::chrono::microseconds& into) {
+            if (auto v = rd.get<std::int64_t>(*t, key, "store")) {
+                if (*v < min || *v > 1'000'000) rd.add(t->get(key), fmt::format("store.{}: must be {}..1000000", key, min));
+                else into = std::chrono::microseconds(*v);
+            }
+        };
+        micros("group_commit_wait_us", 0, cfg.store.group_commit_wait);
+        micros("group_commit_busy_wait_us", 0, cfg.store.group_commit_busy_wait);
+        micros("group_commit_busy_gap_us", 1, cfg.store.group_commit_busy_gap);
     }
 
     // [[partner]]

@@ -111,6 +111,8 @@ TEST_CASE("the sample configuration loads", "[config]") {
     CHECK(cfg.store.synchronous == "full");
     CHECK(cfg.store.group_commit_max == 512);
     CHECK(cfg.store.compression == "none");
+    CHECK(cfg.store.group_commit_busy_wait == std::chrono::microseconds(2000));
+    CHECK(cfg.store.group_commit_busy_gap == std::chrono::microseconds(250));
 
     const config::partner* shop = cfg.find_partner("demo-shop");
     REQUIRE(shop != nullptr);
@@ -154,6 +156,27 @@ TEST_CASE("every problem of a bad configuration is reported with its line", "[co
     for (auto& p : e.problems) CHECK(p.column > 0);
     // The plain key itself is never echoed back into logs.
     for (auto& p : e.problems) CHECK(p.message.find("my-plain-secret") == std::string::npos);
+}
+
+TEST_CASE("the group commit's waits are read in microseconds, each within its range", "[config]") {
+    temp_dir tmp("config-group-commit");
+    fs::create_directories(tmp.path / "xsd");
+    const std::string partner_key = fmt::format("api_keys = [\"{}\"]", config::hash_api_key("k"));
+    auto good = config::load(write_config(tmp.path / "good.toml", {"[paths]", "xsd = \"xsd\"", "[store]", "group_commit_wait_us = 0",
+                                                                     "group_commit_busy_wait_us = 500", "group_commit_busy_gap_us = 40",
+                                                                     "[[partner]]", "id = \"p\"", partner_key}));
+    REQUIRE(good);
+    CHECK(good->store.group_commit_wait == std::chrono::microseconds(0));
+    CHECK(good->store.group_commit_busy_wait == std::chrono::microseconds(500));
+    CHECK(good->store.group_commit_busy_gap == std::chrono::microseconds(40));
+    auto bad = config::load(write_config(tmp.path / "bad.toml", {"[paths]", "xsd = \"xsd\"", "[store]", "group_commit_wait_us = -1",
+                                                                   "group_commit_busy_wait_us = 2000000", "group_commit_busy_gap_us = 0",
+                                                                   "[[partner]]", "id = \"p\"", partner_key}));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().problems.size() == 3);
+    CHECK(find_problem(bad.err(), "store.group_commit_wait_us: must be 0..1000000").line == 4);
+    CHECK(find_problem(bad.err(), "store.group_commit_busy_wait_us: must be 0..1000000").line == 5);
+    CHECK(find_problem(bad.err(), "store.group_commit_busy_gap_us: must be 1..1000000").line == 6);
 }
 
 TEST_CASE("the summary counts the problems it carries", "[config]") {

@@ -114,10 +114,22 @@ TEST_CASE("end to end: lists signed, sent through the client folder, receipted b
     std::set<std::string> sent;
     for (auto& e : fs::directory_iterator(client.path / "CEB" / "SentBox")) sent.insert(e.path().filename().string());
     CHECK(sent.size() == static_cast<std::size_t>(n));
-    // Every receipt the simulator wrote was taken in (nothing left in InBox).
+    // Every receipt the simulator wrote was taken in (nothing left in InBox). A list is final at its final
+    // receipt, but the scenario may still write a resent or swapped receipt after it: wait until the
+    // simulator has nothing left to send (its stats file, rewritten every 200 ms) and the InBox is empty.
     std::size_t left = 0;
-    for (auto& e : fs::directory_iterator(client.path / "CEB" / "InBox"))
-        if (e.is_regular_file()) ++left;
+    long pending = -1;
+    for (int round = 0; round < 200; ++round) {  // ≤ 10 s
+        left = 0;
+        for (auto& e : fs::directory_iterator(client.path / "CEB" / "InBox"))
+            if (e.is_regular_file()) ++left;
+        std::ifstream st(client.path / "sim-stats.json");
+        json stats = json::parse(st, nullptr, false);
+        pending = stats.is_object() && stats["received"] == n ? stats.value("pending", -1L) : -1L;
+        if (pending == 0 && left == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(pending == 0);
     CHECK(left == 0);
     auto m = body_json(c.get("/v1/messages/" + ids[0], "admin-token"));
     CHECK(m["receipts"].size() >= 2);

@@ -84,6 +84,7 @@ result<std::unique_ptr<gateway>> gateway::create(config::config cfg) {
 
     unsigned workers = im.cfg.server.workers ? im.cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
     im.workers = std::make_unique<worker_pool>(workers, im.cfg.server.queue_capacity);
+    im.st->watch_backlog(im.workers->backlog());
     im.pipeline = std::make_unique<intake::pipeline>(im.cfg, im.knowledge, im.mappings, *im.st, im.m, std::move(signers.value()));
     im.notifier = std::make_unique<delivery::notifier>(im.cfg, *im.st, im.knowledge, im.mappings, im.m);
     auto* pl = im.pipeline.get();

@@ -227,7 +227,8 @@ result<config> load(const fs::path& file) {
     // [store]
     if (auto* t = root["store"].as_table()) {
         rd.unknown_keys(*t, "[store]", {"synchronous", "group_commit_max", "group_commit_wait_us", "group_commit_busy_wait_us", "group_commit_busy_gap_us",
-                                       "compression"});
+                                       "group_commit_saturated_wait_us", "group_commit_saturated_backlog", "compression",
+                                       "checkpoint_pages"});
         if (auto v = rd.get<std::string>(*t, "compression", "store")) {
             if (*v != "none" && *v != "zstd")
                 rd.add(t->get("compression"), fmt::format("store.compression: '{}' is not none or zstd", *v));
@@ -252,6 +253,15 @@ result<config> load(const fs::path& file) {
         micros("group_commit_wait_us", 0, cfg.store.group_commit_wait);
         micros("group_commit_busy_wait_us", 0, cfg.store.group_commit_busy_wait);
         micros("group_commit_busy_gap_us", 1, cfg.store.group_commit_busy_gap);
+        micros("group_commit_saturated_wait_us", 0, cfg.store.group_commit_saturated_wait);
+        if (auto v = rd.get<std::int64_t>(*t, "group_commit_saturated_backlog", "store")) {
+            if (*v < 1 || *v > 100'000) rd.add(t->get("group_commit_saturated_backlog"), "store.group_commit_saturated_backlog: must be 1..100000");
+            else cfg.store.group_commit_saturated_backlog = static_cast<std::size_t>(*v);
+        }
+        if (auto v = rd.get<std::int64_t>(*t, "checkpoint_pages", "store")) {
+            if (*v < 100 || *v > 1'000'000) rd.add(t->get("checkpoint_pages"), "store.checkpoint_pages: must be 100..1000000");
+            else cfg.store.checkpoint_pages = *v;
+        }
     }
 
     // [[partner]]

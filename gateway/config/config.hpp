@@ -44,9 +44,17 @@ struct store_config {
     // submitter that waits for each answer (a receipt callback) loses at most a gap per operation.
     std::chrono::microseconds group_commit_busy_wait{2000};
     std::chrono::microseconds group_commit_busy_gap{250};
+    // While the intake's backlog (requests waiting for a worker) holds group_commit_saturated_backlog jobs or
+    // more, the writer gathers for up to group_commit_saturated_wait (0 = never): the cores are saturated, the
+    // backlog's operations are on their way, and a commit's fixed cost (its fsync, the index pages every
+    // commit rewrites) is shared by more messages.
+    std::chrono::microseconds group_commit_saturated_wait{3000};
+    std::size_t group_commit_saturated_backlog = 2;
     // Payload compression: none | zstd. zstd stores XML about 3× smaller but costs the intake workers more
     // than it saves the writer (~13 % fewer messages/s end to end, docs/benchmarks.md). Either reads both.
     std::string compression = "none";
+    // WAL pages after which a commit copies the log back into the database (SQLite's wal_autocheckpoint).
+    std::int64_t checkpoint_pages = 1000;
 };
 
 struct partner {

@@ -28,6 +28,7 @@ bool worker_pool::try_post(job j) {
         std::lock_guard lk(mu_);
         if (stopping_ || jobs_.size() >= capacity_) return false;
         jobs_.push_back(std::move(j));
+        backlog_->store(jobs_.size(), std::memory_order_relaxed);
     }
     has_work_.notify_one();
     return true;
@@ -39,6 +40,7 @@ bool worker_pool::post_wait(job j) {
         has_room_.wait(lk, [&] { return stopping_ || jobs_.size() < capacity_; });
         if (stopping_) return false;
         jobs_.push_back(std::move(j));
+        backlog_->store(jobs_.size(), std::memory_order_relaxed);
     }
     has_work_.notify_one();
     return true;
@@ -69,6 +71,7 @@ void worker_pool::run() {
             if (jobs_.empty()) return;  // stopping and drained
             j = std::move(jobs_.front());
             jobs_.pop_front();
+            backlog_->store(jobs_.size(), std::memory_order_relaxed);
         }
         has_room_.notify_one();
         j();

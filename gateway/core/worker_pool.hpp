@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,6 +31,9 @@ public:
     void stop();
 
     std::size_t queued() const;
+    // The number of jobs waiting for a thread, readable without the pool's lock and after the pool is gone
+    // (the store's writer reads it: a backlog here means the cores are saturated).
+    std::shared_ptr<const std::atomic<std::size_t>> backlog() const { return backlog_; }
     std::size_t capacity() const { return capacity_; }
     unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
 
@@ -38,6 +42,7 @@ private:
     mutable std::mutex mu_;
     std::condition_variable has_work_, has_room_;
     std::deque<job> jobs_;
+    std::shared_ptr<std::atomic<std::size_t>> backlog_ = std::make_shared<std::atomic<std::size_t>>(0);
     std::size_t capacity_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;

@@ -374,6 +374,7 @@ struct store::impl {
     mutable std::mutex mu;
     std::condition_variable cv;
     std::deque<op> queue;
+    std::shared_ptr<const std::atomic<std::size_t>> backlog;  // the intake's, under mu (watch_backlog)
     bool closing = false;
     std::thread writer;
     std::atomic<std::uint64_t> commits{0}, operations{0}, max_batch{0};
@@ -909,7 +910,20 @@ struct store::impl {
                 if (queue.empty() && closing) return;
                 auto full = [&] { return closing || queue.size() >= cfg.group_commit_max; };
                 if (cfg.group_commit_wait.count() > 0 && !full()) cv.wait_for(lk, cfg.group_commit_wait, full);
-                if (busy && cfg.group_commit_busy_wait.count() > 0) {
+                auto saturated = [&] {
+                    return backlog && cfg.group_commit_saturated_wait.count() > 0 &&
+                           backlog->load(std::memory_order_relaxed) >= cfg.group_commit_saturated_backlog;
+                };
+                if (saturated()) {
+                    // Intake work is queued behind busy workers: their operations will come. Gather them while
+                    // the backlog lasts (looked at every gap), up to the saturated wait.
+                    const auto deadline = std::chrono::steady_clock::now() + cfg.group_commit_saturated_wait;
+                    while (!full() && saturated()) {
+                        const auto now = std::chrono::steady_clock::now();
+                        if (now >= deadline) break;
+                        cv.wait_until(lk, std::min(now + cfg.group_commit_busy_gap, deadline), full);
+                    }
+                } else if (busy && cfg.group_commit_busy_wait.count() > 0) {
                     // Gather while operations keep arriving: each slice of one gap must bring at least one more.
                     const auto deadline = std::chrono::steady_clock::now() + cfg.group_commit_busy_wait;
                     while (!full()) {
@@ -974,7 +988,8 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir, const confi
     im.wdb = std::move(db.value());
     std::string sync = cfg.synchronous == "normal" ? "NORMAL" : cfg.synchronous == "extra" ? "EXTRA" : "FULL";
     for (std::string pragma : {std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync,
-                               std::string("PRAGMA foreign_keys=ON"), std::string("PRAGMA temp_store=MEMORY")}) {
+                               std::string("PRAGMA foreign_keys=ON"), std::string("PRAGMA temp_store=MEMORY"),
+                               fmt::format("PRAGMA wal_autocheckpoint={}", cfg.checkpoint_pages)}) {
         if (auto st = exec(im.wdb.get(), pragma); !st) return st.err();
     }
     if (auto st = im.migrate(); !st) return st.err();
@@ -985,6 +1000,11 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir, const confi
 }
 
 store::~store() { close(); }
+
+void store::watch_backlog(std::shared_ptr<const std::atomic<std::size_t>> backlog) {
+    std::lock_guard lk(impl_->mu);
+    impl_->backlog = std::move(backlog);
+}
 
 void store::close() {
     if (!impl_) return;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -246,6 +247,11 @@ public:
     // The stored bytes of a stage ("inbound"), latest version.
     result<std::optional<std::string>> payload(const std::string& id, const std::string& stage) const;
     result<std::int64_t> count() const;
+
+    // The intake's backlog (jobs waiting for a worker). While it holds group_commit_saturated_backlog jobs or
+    // more, the cores are saturated: the writer gathers a larger batch (group_commit_saturated_wait), since
+    // every commit has a fixed cost and more operations are known to be on their way.
+    void watch_backlog(std::shared_ptr<const std::atomic<std::size_t>> backlog);
 
     int schema_version() const;
     stats writer_stats() const;

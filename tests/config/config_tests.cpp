@@ -113,6 +113,9 @@ TEST_CASE("the sample configuration loads", "[config]") {
     CHECK(cfg.store.compression == "none");
     CHECK(cfg.store.group_commit_busy_wait == std::chrono::microseconds(2000));
     CHECK(cfg.store.group_commit_busy_gap == std::chrono::microseconds(250));
+    CHECK(cfg.store.group_commit_saturated_wait == std::chrono::microseconds(3000));
+    CHECK(cfg.store.group_commit_saturated_backlog == 2);
+    CHECK(cfg.store.checkpoint_pages == 1000);
 
     const config::partner* shop = cfg.find_partner("demo-shop");
     REQUIRE(shop != nullptr);
@@ -164,19 +167,27 @@ TEST_CASE("the group commit's waits are read in microseconds, each within its ra
     const std::string partner_key = fmt::format("api_keys = [\"{}\"]", config::hash_api_key("k"));
     auto good = config::load(write_config(tmp.path / "good.toml", {"[paths]", "xsd = \"xsd\"", "[store]", "group_commit_wait_us = 0",
                                                                      "group_commit_busy_wait_us = 500", "group_commit_busy_gap_us = 40",
-                                                                     "[[partner]]", "id = \"p\"", partner_key}));
+                                                                     "group_commit_saturated_wait_us = 7000", "group_commit_saturated_backlog = 8",
+                                                                     "checkpoint_pages = 4000", "[[partner]]", "id = \"p\"", partner_key}));
     REQUIRE(good);
     CHECK(good->store.group_commit_wait == std::chrono::microseconds(0));
     CHECK(good->store.group_commit_busy_wait == std::chrono::microseconds(500));
     CHECK(good->store.group_commit_busy_gap == std::chrono::microseconds(40));
+    CHECK(good->store.group_commit_saturated_wait == std::chrono::microseconds(7000));
+    CHECK(good->store.group_commit_saturated_backlog == 8);
+    CHECK(good->store.checkpoint_pages == 4000);
     auto bad = config::load(write_config(tmp.path / "bad.toml", {"[paths]", "xsd = \"xsd\"", "[store]", "group_commit_wait_us = -1",
                                                                    "group_commit_busy_wait_us = 2000000", "group_commit_busy_gap_us = 0",
-                                                                   "[[partner]]", "id = \"p\"", partner_key}));
+                                                                   "group_commit_saturated_wait_us = 1000001", "group_commit_saturated_backlog = 0",
+                                                                   "checkpoint_pages = 99", "[[partner]]", "id = \"p\"", partner_key}));
     REQUIRE_FALSE(bad);
-    CHECK(bad.err().problems.size() == 3);
+    CHECK(bad.err().problems.size() == 6);
     CHECK(find_problem(bad.err(), "store.group_commit_wait_us: must be 0..1000000").line == 4);
     CHECK(find_problem(bad.err(), "store.group_commit_busy_wait_us: must be 0..1000000").line == 5);
     CHECK(find_problem(bad.err(), "store.group_commit_busy_gap_us: must be 1..1000000").line == 6);
+    CHECK(find_problem(bad.err(), "store.group_commit_saturated_wait_us: must be 0..1000000").line == 7);
+    CHECK(find_problem(bad.err(), "store.group_commit_saturated_backlog: must be 1..100000").line == 8);
+    CHECK(find_problem(bad.err(), "store.checkpoint_pages: must be 100..1000000").line == 9);
 }
 
 TEST_CASE("the summary counts the problems it carries", "[config]") {

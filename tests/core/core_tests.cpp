@@ -38,16 +38,21 @@ TEST_CASE("worker_pool: try_post refuses when the queue is full", "[core]") {
     }));
     started.wait();  // the only thread is now busy: further jobs wait in the queue
 
+    auto backlog = pool.backlog();  // what the store's writer reads, without the pool's lock
+    CHECK(backlog->load() == 0);
     CHECK(pool.try_post([&] { ++ran; }));
     CHECK(pool.try_post([&] { ++ran; }));
     CHECK(pool.queued() == 2);
+    CHECK(backlog->load() == 2);
     CHECK_FALSE(pool.try_post([&] { ++ran; }));  // third waiting job: over capacity
     CHECK(pool.queued() == 2);
+    CHECK(backlog->load() == 2);
 
     release.count_down();
     pool.stop();
     CHECK(ran.load() == 3);
     CHECK(pool.queued() == 0);
+    CHECK(backlog->load() == 0);
 }
 
 TEST_CASE("worker_pool: stop runs every queued job before returning", "[core]") {

@@ -562,6 +562,64 @@ TEST_CASE("group_commit_busy_gap: a lull ends the busy wait", STORE_WRITES) {
     CHECK(s->writer_stats().commits == 3);  // {1}, {2..5}, {6}
 }
 
+TEST_CASE("group_commit_saturated_wait: while the intake has a backlog, operations wait for company", STORE_WRITES) {
+    temp_dir tmp("store-saturated");
+    config::store_config cfg = fast_config();
+    cfg.group_commit_busy_wait = std::chrono::microseconds(0);  // only the saturated wait in play
+    cfg.group_commit_busy_gap = std::chrono::milliseconds(10);  // how often the backlog is looked at
+    cfg.group_commit_saturated_wait = std::chrono::milliseconds(400);
+    cfg.group_commit_saturated_backlog = 2;
+    auto s = open_store(tmp.path, cfg);
+    auto backlog = std::make_shared<std::atomic<std::size_t>>(0);
+    s->watch_backlog(backlog);
+    using clock = std::chrono::steady_clock;
+    auto submit_timed = [&](std::uint64_t n, std::promise<clock::duration>& p) {
+        auto t0 = clock::now();
+        s->submit(message(seeded_id(n)), [&p, t0](result<store::stored> r) {
+            CHECK(r);
+            p.set_value(clock::now() - t0);
+        });
+    };
+
+    SECTION("no backlog (or less than the threshold): nothing waits") {
+        backlog->store(1);
+        for (std::uint64_t i = 1; i <= 3; ++i) {
+            auto t0 = clock::now();
+            submit_ok(*s, message(seeded_id(i)));
+            CHECK(clock::now() - t0 < std::chrono::milliseconds(200));  // a saturated writer holds it 400 ms
+        }
+        CHECK(s->writer_stats().commits == 3);
+    }
+
+    SECTION("a backlog: the next operation joins the one waiting, in one transaction") {
+        backlog->store(2);
+        std::promise<clock::duration> a, b;
+        submit_timed(1, a);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // ten looks at the backlog: still there
+        submit_timed(2, b);
+        backlog->store(0);  // the intake caught up: the batch goes
+        auto wa = a.get_future().get();
+        b.get_future().get();
+        CHECK(wa >= std::chrono::milliseconds(90));
+        CHECK(wa < std::chrono::milliseconds(350));  // ended by the backlog, not by the 400 ms limit
+        auto st = s->writer_stats();
+        CHECK(st.commits == 1);
+        CHECK(st.max_batch == 2);
+    }
+
+    SECTION("a backlog that lasts: the wait ends at group_commit_saturated_wait") {
+        backlog->store(50);
+        std::promise<clock::duration> a;
+        submit_timed(1, a);
+        auto wa = a.get_future().get();
+        CHECK(wa >= std::chrono::milliseconds(380));
+        CHECK(wa < std::chrono::seconds(3));
+        CHECK(s->writer_stats().commits == 1);
+    }
+    s->close();
+    CHECK(s->count().value() >= 1);
+}
+
 TEST_CASE("events are append-only even for other SQLite clients", STORE_WRITES) {
     temp_dir tmp("store-events");
     auto s = open_store(tmp.path);

@@ -445,8 +445,7 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
     if (it == by_type_.end()) return out;
     environment_scope scope(&env);
     auto nsit = namespaces_.find(type.family);
-    xml::xpath_context ctx(doc, nsit == namespaces_.end() ? xml::namespace_list{} : nsit->second);
-    register_functions(ctx.raw());
+    xml::xpath_context ctx(doc, nsit == namespaces_.end() ? xml::namespace_list{} : nsit->second, nullptr, &register_functions);
     xmlNode* root = xmlDocGetRootElement(doc);
     // Rules often share a context (the item lines, the currency fields): each distinct one is selected once
     // per check. Rules only read the document, so the node-sets stay valid.

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <libxml/xmlerror.h>
 #include <libxml/xpathInternals.h>
 
 namespace portgate::xml {
@@ -94,25 +95,82 @@ result<xpath_expr> xpath_expr::compile(std::string_view text) {
 // While a context is alive, libxml2's generic error channel (per thread) writes into generic_text, which each
 // evaluation empties first; the previous channel is restored when the context goes. Set once per context,
 // not per evaluation: the rules evaluate hundreds of expressions per document.
-xpath_context::xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user)
-    : user_(user), prev_generic_(xmlGenericError), prev_generic_ctx_(xmlGenericErrorContext) {
+namespace {
+
+// libxml2 contexts no evaluation is using, per thread, with what each has registered. Few kinds exist (a
+// family's namespaces, with or without the rules' functions): the pool stays small, and is bounded anyway.
+struct idle_context {
+    xmlXPathContext* ctx;
+    namespace_list namespaces;
+    function_registrar functions;
+};
+struct context_pool {
+    std::vector<idle_context> idle;
+    ~context_pool() {
+        for (auto& c : idle) xmlXPathFreeContext(c.ctx);
+    }
+};
+thread_local context_pool pool;
+constexpr std::size_t pool_max = 8;
+
+void register_namespaces(xmlXPathContext* ctx, const namespace_list& namespaces) {
+    for (auto& [prefix, uri] : namespaces)
+        xmlXPathRegisterNs(ctx, reinterpret_cast<const xmlChar*>(prefix.c_str()), reinterpret_cast<const xmlChar*>(uri.c_str()));
+}
+
+}  // namespace
+
+xpath_context::xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user, function_registrar functions)
+    : namespaces_(namespaces), functions_(functions), user_(user), prev_generic_(xmlGenericError),
+      prev_generic_ctx_(xmlGenericErrorContext) {
     xmlSetGenericErrorFunc(nullptr, &capture_generic);
-    ctx_ = xmlXPathNewContext(doc);
-    if (!ctx_) return;
+    for (auto it = pool.idle.rbegin(); it != pool.idle.rend(); ++it)
+        if (it->functions == functions && it->namespaces == namespaces) {
+            ctx_ = it->ctx;
+            pool.idle.erase(std::next(it).base());
+            break;
+        }
+    if (!ctx_) {
+        ctx_ = xmlXPathNewContext(doc);
+        if (!ctx_) return;
+        register_namespaces(ctx_, namespaces);
+        if (functions) functions(ctx_);
+    }
+    // What a fresh context starts with (xmlXPathNewContext), for the parts an evaluation may leave behind.
+    ctx_->doc = doc;
+    ctx_->node = nullptr;
+    ctx_->contextSize = -1;
+    ctx_->proximityPosition = -1;
+    ctx_->opCount = 0;
+    ctx_->depth = 0;
     ctx_->error = &xpath_context::on_error;
     ctx_->userData = this;
-    add_namespaces(namespaces);
 }
 
 xpath_context::~xpath_context() {
-    if (ctx_) xmlXPathFreeContext(ctx_);
+    if (ctx_) {
+        if (pooled_) {
+            ctx_->doc = nullptr;
+            ctx_->node = nullptr;
+            ctx_->userData = nullptr;
+            ctx_->error = nullptr;
+            xmlResetError(&ctx_->lastError);
+            pool.idle.push_back({ctx_, std::move(namespaces_), functions_});
+            if (pool.idle.size() > pool_max) {
+                xmlXPathFreeContext(pool.idle.front().ctx);
+                pool.idle.erase(pool.idle.begin());
+            }
+        } else {
+            xmlXPathFreeContext(ctx_);
+        }
+    }
     xmlSetGenericErrorFunc(prev_generic_ctx_, prev_generic_);
 }
 
 void xpath_context::add_namespaces(const namespace_list& namespaces) {
     if (!ctx_) return;
-    for (auto& [prefix, uri] : namespaces)
-        xmlXPathRegisterNs(ctx_, reinterpret_cast<const xmlChar*>(prefix.c_str()), reinterpret_cast<const xmlChar*>(uri.c_str()));
+    pooled_ = false;
+    register_namespaces(ctx_, namespaces);
 }
 
 void xpath_context::on_error(void* self, xmlErrorPtr err) {

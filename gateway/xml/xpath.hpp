@@ -34,16 +34,26 @@ private:
 
 using namespace_list = std::vector<std::pair<std::string, std::string>>;  // prefix → URI
 
+// Registers extension functions on a fresh libxml2 context (e.g. the rules' pg: functions).
+using function_registrar = void (*)(xmlXPathContext*);
+
 // One evaluation context over one document (not thread-safe; make one per document and thread).
+// libxml2's context (its function table, the namespaces, its object cache) is taken from a small per-thread
+// pool of contexts with the same namespaces and registrar, and given back when this object goes: making one
+// registers ~40 functions in a fresh hash table, and a message is checked with several.
 class xpath_context {
 public:
-    xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user = nullptr);
+    xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user = nullptr, function_registrar functions = nullptr);
     ~xpath_context();
     xpath_context(const xpath_context&) = delete;
     xpath_context& operator=(const xpath_context&) = delete;
 
-    xmlXPathContext* raw() { return ctx_; }
-    void add_namespaces(const namespace_list& namespaces);
+    // Direct use of libxml2's context: it is not given back to the pool afterwards.
+    xmlXPathContext* raw() {
+        pooled_ = false;
+        return ctx_;
+    }
+    void add_namespaces(const namespace_list& namespaces);  // idem
 
     // Each returns an error (errc::internal, with libxml2's message) when evaluation fails, e.g. an
     // unbound prefix or an unknown function.
@@ -61,6 +71,9 @@ private:
     error failure(const xpath_expr& e) const;  // the error of the evaluation that just failed
     static void on_error(void* self, xmlErrorPtr err);
     xmlXPathContext* ctx_ = nullptr;
+    namespace_list namespaces_;           // what ctx_ has registered (the pool's key with functions_)
+    function_registrar functions_ = nullptr;
+    bool pooled_ = true;                  // false once changed from outside: freed, not given back
     void* user_ = nullptr;
     xmlGenericErrorFunc prev_generic_;  // libxml2's generic error channel before this context took it
     void* prev_generic_ctx_;

@@ -7,16 +7,16 @@
 
 namespace portgate {
 
-worker_pool::worker_pool(unsigned threads, std::size_t capacity) : capacity_(capacity ? capacity : 1) {
+worker_pool::worker_pool(unsigned threads, std::size_t capacity, int nice) : capacity_(capacity ? capacity : 1) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i)
-        threads_.emplace_back([this] {
+        threads_.emplace_back([this, nice] {
             // Intake work yields to the threads that finish what was accepted (store writer, outbox sender,
             // notifier, I/O): under full load the outbox keeps up instead of growing behind new intake. Raising
             // a thread's nice value needs no privilege; it only weighs the CPU share when the cores are busy.
             // 10, not 5, since intake became twice as fast: at 5 a saturated gateway sent ~250 ms (p99 ~600 ms)
             // behind intake, at 10 ~10 ms (p99 50–90 ms) for the same messages per second (docs/benchmarks.md).
-            setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+            if (nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
             run();
         });
 }

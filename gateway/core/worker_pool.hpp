@@ -18,7 +18,9 @@ class worker_pool {
 public:
     using job = std::function<void()>;
 
-    worker_pool(unsigned threads, std::size_t capacity);
+    // `nice`: the threads' nice value (intake work yields to the threads that finish what was accepted: 10;
+    // those threads themselves, e.g. the sender's lanes: 0).
+    worker_pool(unsigned threads, std::size_t capacity, int nice = 10);
     ~worker_pool();
     worker_pool(const worker_pool&) = delete;
     worker_pool& operator=(const worker_pool&) = delete;

@@ -92,6 +92,7 @@ void sender::stop() {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (lanes_) lanes_->stop();
     for (auto& r : readers_) r->stop();
 }
 
@@ -233,8 +234,16 @@ std::size_t sender::run_once() {
                 finished();
             });
     };
-    // Per endpoint: `concurrency` lanes take its jobs in order; a lane stops when the endpoint rests.
-    std::vector<std::thread> lanes;
+    // Per endpoint: `concurrency` lanes take its jobs in order; a lane stops when the endpoint rests. The lanes
+    // run on the sender's own threads, as many as all endpoints' lanes together (up to 128), so every lane of a
+    // round runs at once.
+    if (!lanes_) {
+        std::size_t total = 0;
+        for (auto& [ep, n] : concurrency_) total += static_cast<std::size_t>(std::max(n, 1));
+        total = std::clamp<std::size_t>(total, 1, 128);  // beyond that, a round's extra lanes wait their turn
+        lanes_ = std::make_unique<worker_pool>(static_cast<unsigned>(total), total, 0);
+    }
+    std::size_t running = 0;  // lanes of this round not finished yet (under done_mu)
     std::vector<std::unique_ptr<std::atomic<std::size_t>>> cursors;
     for (auto& [ep, list] : by_endpoint) {
         cursors.push_back(std::make_unique<std::atomic<std::size_t>>(0));
@@ -251,12 +260,26 @@ std::size_t sender::run_once() {
         if (n == 1 && by_endpoint.size() == 1) {
             lane();
         } else {
-            for (int k = 0; k < n; ++k) lanes.emplace_back(lane);
+            for (int k = 0; k < n; ++k) {
+                {
+                    std::lock_guard lk(done_mu);
+                    ++running;
+                }
+                const bool posted = lanes_->post_wait([&, lane] {
+                    lane();
+                    std::lock_guard lk(done_mu);
+                    if (--running == 0) done_cv.notify_all();
+                });
+                if (!posted) {  // the pool is stopping (shutdown): this lane runs here instead
+                    lane();
+                    std::lock_guard lk(done_mu);
+                    --running;
+                }
+            }
         }
     }
-    for (auto& t : lanes) t.join();
     std::unique_lock lk(done_mu);
-    done_cv.wait(lk, [&] { return outstanding == 0; });
+    done_cv.wait(lk, [&] { return running == 0 && outstanding == 0; });
     return attempted;
 }
 

@@ -18,6 +18,7 @@
 #include "adapters/endpoint.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/metrics.hpp"
+#include "gateway/core/worker_pool.hpp"
 #include "gateway/store/store.hpp"
 
 namespace portgate::delivery {
@@ -43,6 +44,9 @@ private:
     receipt_sink sink_;
     std::map<std::string, std::unique_ptr<adapters::endpoint>> endpoints_;
     std::map<std::string, int> max_attempts_, concurrency_;
+    // The lanes' threads, made at the first round and kept: a round used to start (and join) a thread per lane.
+    // After endpoints_ so that they go first.
+    std::unique_ptr<worker_pool> lanes_;
     struct rest {
         store::millis until = 0;
         int trips = 0;

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     app.add_option("--key", h.key, "server private key (PEM)");
     app.add_option("--ca", h.ca, "CA certificates (PEM) that client certificates must chain to");
     app.add_flag("--require-client-cert", h.require_client_cert, "mutual TLS: refuse clients without a certificate from --ca");
+    app.add_option("--answer-delay-ms", h.answer_delay_ms, "hold each DxpRep answer this long (a slow exchange; connections are served in parallel)")
+        ->check(CLI::Range(0, 600000));
     app.add_option("--callback", h.callback, "URL receipts are POSTed to (e.g. the gateway's /v1/receipts)");
     app.add_option("--callback-token", h.callback_token, "Bearer token for the callback");
     app.add_option("--callback-ca", h.callback_ca, "CA file to verify an https:// callback (default: no verification)");

@@ -84,7 +84,7 @@ void respond(auto& stream, const http::request<http::string_body>& req, http::st
 }
 
 template <class Stream>
-void serve(Stream& stream, engine& e, dispatcher& d) {
+void serve(Stream& stream, engine& e, dispatcher& d, int answer_delay_ms) {
     beast::flat_buffer buf;
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -104,6 +104,7 @@ void serve(Stream& stream, engine& e, dispatcher& d) {
             if (auto it = req.find("X-File-Name"); it != req.end()) name = std::string(it->value());
             answer a = e.handle(req.body(), name, planned);
             d.add(std::move(planned));
+            if (answer_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(answer_delay_ms));
             respond(stream, req, http::status::ok, "application/xml; charset=utf-8", a.dxprep);
         } else {
             respond(stream, req, http::status::method_not_allowed, "text/plain", std::string("POST a DxpMsg, or GET /sim/stats\n"));
@@ -224,11 +225,11 @@ int run_https(engine& e, const https_options& o) {
         if (ec) continue;
         sock.set_option(tcp::no_delay(true), ec);
         sock.non_blocking(false);
-        std::thread([s = std::move(sock), &ctx, &e, &disp, plain = o.plain_http]() mutable {
+        std::thread([s = std::move(sock), &ctx, &e, &disp, plain = o.plain_http, delay = o.answer_delay_ms]() mutable {
             try {
                 if (plain) {
                     beast::tcp_stream stream(std::move(s));
-                    serve(stream, e, disp);
+                    serve(stream, e, disp, delay);
                     beast::error_code ec2;
                     stream.socket().shutdown(tcp::socket::shutdown_send, ec2);
                 } else {
@@ -236,7 +237,7 @@ int run_https(engine& e, const https_options& o) {
                     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
                     stream.handshake(ssl::stream_base::server);
                     beast::get_lowest_layer(stream).expires_never();
-                    serve(stream, e, disp);
+                    serve(stream, e, disp, delay);
                     beast::error_code ec2;
                     stream.shutdown(ec2);
                 }

@@ -184,6 +184,7 @@ struct https_options {
     bool require_client_cert = false;
     std::string callback, callback_token, callback_ca;
     bool plain_http = false;  // --http: no TLS (local benchmarks only)
+    int answer_delay_ms = 0;  // --answer-delay-ms: hold each DxpRep this long (a slow exchange; each connection its own)
 };
 int run_https(engine& e, const https_options& o);
 

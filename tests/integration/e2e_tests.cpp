@@ -28,12 +28,6 @@ std::vector<std::string> folder_sim_args(const fs::path& root, const fs::path& c
     return {"--folder", root.string(), "--biz", "CEB", "--trust-ca", ca.string(), "--seed", "7", "--poll-ms", "50"};
 }
 
-std::string with_cop_no(std::string doc, const std::string& cop) {
-    auto a = doc.find("<ceb:copNo>");
-    auto b = doc.find("</ceb:copNo>", a);
-    return doc.replace(a + 11, b - a - 11, cop);
-}
-
 gateway_options e2e_options(const fs::path& keys, const fs::path& client) {
     gateway_options o;
     o.extra_config = fmt::format(R"~(

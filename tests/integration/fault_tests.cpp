@@ -66,12 +66,6 @@ json sim_stats(const fs::path& tls, unsigned short port) {
     return json::parse(text, nullptr, false);
 }
 
-std::string with_cop_no(std::string doc, const std::string& cop) {
-    auto a = doc.find("<ceb:copNo>");
-    auto b = doc.find("</ceb:copNo>", a);
-    return doc.replace(a + 11, b - a - 11, cop);
-}
-
 struct harness {
     temp_dir keys{"fault-pki"}, tls{"fault-tls"};
     webhook_sink hook;

@@ -45,6 +45,12 @@ std::string sample(const std::string& relative) {
     return s;
 }
 
+std::string with_cop_no(std::string doc, const std::string& cop) {
+    auto a = doc.find("<ceb:copNo>");
+    auto b = doc.find("</ceb:copNo>", a);
+    return doc.replace(a + 11, b - a - 11, cop);
+}
+
 fs::path fresh_dir(const std::string& tag) {
     static std::mt19937_64 rng{std::random_device{}()};
     fs::path d = fs::temp_directory_path() / fmt::format("portgate-test-{}-{}-{:x}", tag, getpid(), rng());

@@ -18,6 +18,8 @@ namespace fs = std::filesystem;
 std::string read_file(const fs::path& p);
 void write_file(const fs::path& p, const std::string& bytes);
 std::string sample(const std::string& relative);  // bytes of samples/<relative>
+// A CEB document with its first <ceb:copNo> replaced (distinct business keys for each list of a test).
+std::string with_cop_no(std::string doc, const std::string& cop);
 fs::path fresh_dir(const std::string& tag);        // empty temporary directory
 
 // An empty temporary directory removed again when the test ends.

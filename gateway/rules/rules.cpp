@@ -99,6 +99,31 @@ void fn_decimals(xmlXPathParserContext* ctxt, int nargs) {
     valuePush(ctxt, xmlXPathNewFloat(static_cast<double>(decimal_places(trim_view(pop_string(ctxt))))));
 }
 
+// A resident ID number (居民身份证号码, GB 11643): 18 characters, six digits of area (not starting with 0), a
+// birth date yyyyMMdd with year 18xx–20xx, month 01–12 and day 01–31, three digits, and the ISO 7064 MOD 11-2
+// check character (0–9 or upper-case X) over the first 17 digits.
+bool resident_id(std::string_view v) {
+    if (v.size() != 18) return false;
+    for (std::size_t i = 0; i < 17; ++i)
+        if (v[i] < '0' || v[i] > '9') return false;
+    auto two = [&](std::size_t at) { return (v[at] - '0') * 10 + (v[at + 1] - '0'); };
+    const int century = two(6), month = two(10), day = two(12);
+    if (v[0] == '0' || century < 18 || century > 20 || month < 1 || month > 12 || day < 1 || day > 31) return false;
+    static constexpr int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    int sum = 0;
+    for (std::size_t i = 0; i < 17; ++i) sum += (v[i] - '0') * weights[i];
+    return v[17] == "10X98765432"[sum % 11];
+}
+
+// pg:resident-id(x) → whether string(x) is a valid resident ID number (exactly, no trimming)
+void fn_resident_id(xmlXPathParserContext* ctxt, int nargs) {
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    valuePush(ctxt, xmlXPathNewBoolean(resident_id(pop_string(ctxt))));
+}
+
 // pg:matches(x, regex) → whole-string ECMAScript match
 void fn_matches(xmlXPathParserContext* ctxt, int nargs) {
     if (nargs != 2) {
@@ -226,6 +251,7 @@ void register_functions(xmlXPathContext* ctx) {
     reg("code", fn_code);
     reg("decimals", fn_decimals);
     reg("matches", fn_matches);
+    reg("resident-id", fn_resident_id);
     reg("now", fn_now);
     reg("hours-between", fn_hours_between);
     reg("is-working-time", fn_is_working_time);

@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include "gateway/xml/parser.hpp"
+#include "gateway/xml/xpath.hpp"
+
+#include <libxml/parser.h>
 #include "tests/support/gateway_process.hpp"
 
 namespace f = portgate::formats;
@@ -265,4 +268,57 @@ message = "m"
     REQUIRE_FALSE(found);
     CHECK(found.err().message.find("SHOP_UNBOUND") != std::string::npos);
     CHECK(found.err().message.find("undefined namespace prefix") != std::string::npos);
+}
+
+// pg:resident-id replaced a 600-character XPath expression (pattern + ISO 7064 MOD 11-2 by substring
+// arithmetic) in five rules: it must give that expression's verdict on every kind of input.
+TEST_CASE("pg:resident-id agrees with the XPath expression it replaced", "[rules]") {
+    const auto reference = portgate::xml::xpath_expr::compile(
+        "pg:matches(id, '[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]')"
+        " and substring('10X98765432', (substring(id,1,1)*7 + substring(id,2,1)*9 + substring(id,3,1)*10 + substring(id,4,1)*5"
+        " + substring(id,5,1)*8 + substring(id,6,1)*4 + substring(id,7,1)*2 + substring(id,8,1)*1 + substring(id,9,1)*6"
+        " + substring(id,10,1)*3 + substring(id,11,1)*7 + substring(id,12,1)*9 + substring(id,13,1)*10 + substring(id,14,1)*5"
+        " + substring(id,15,1)*8 + substring(id,16,1)*4 + substring(id,17,1)*2) mod 11 + 1, 1) = substring(id, 18, 1)");
+    const auto native = portgate::xml::xpath_expr::compile("pg:resident-id(id)");
+    REQUIRE(reference);
+    REQUIRE(native);
+    // Valid numbers (their check character computed), then every way of breaking one.
+    auto with_check = [](std::string first17) {
+        static const int w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+        int sum = 0;
+        for (int i = 0; i < 17; ++i) sum += (first17[i] - '0') * w[i];
+        return first17 + "10X98765432"[sum % 11];
+    };
+    std::vector<std::string> inputs{"", "X", "11010519491231002", "1101051949123100299", " 11010519491231002X", "11010519491231002X "};
+    int valid = 0;
+    for (std::string area : {"110105", "310101", "440300", "012345"})
+        for (std::string date : {"19491231", "20000229", "18991301", "19990100", "19990132", "17991231", "21000101", "19990230"})
+            for (std::string seq : {"002", "123", "999", "00A"}) {
+                const std::string good = with_check(area + date + seq.substr(0, 2) + (seq[2] == 'A' ? "0" : seq.substr(2)));
+                std::string letters = good;
+                letters[14] = 'A';
+                std::string lower = good;
+                if (lower[17] == 'X') lower[17] = 'x';
+                std::string wrong = good;
+                wrong[17] = good[17] == '0' ? '1' : '0';
+                for (const auto& v : {good, letters, lower, wrong}) inputs.push_back(v);
+            }
+    for (const auto& v : inputs) {
+        const std::string text = "<r><id>" + v + "</id></r>";
+        xmlDoc* doc = xmlReadMemory(text.data(), static_cast<int>(text.size()), "id.xml", nullptr, XML_PARSE_NONET);
+        REQUIRE(doc);
+        {
+            portgate::xml::xpath_context ctx(doc, {}, nullptr, &r::register_functions);
+            auto want = ctx.boolean(*reference, xmlDocGetRootElement(doc));
+            auto got = ctx.boolean(*native, xmlDocGetRootElement(doc));
+            INFO("'" << v << "'");
+            REQUIRE(want);
+            REQUIRE(got);
+            CHECK(*got == *want);
+            valid += *got;
+        }
+        xmlFreeDoc(doc);
+    }
+    CHECK(valid >= 20);                     // the valid ones were recognised as such …
+    CHECK(valid < static_cast<int>(inputs.size()) / 3);  // … and the broken ones not
 }

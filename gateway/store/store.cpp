@@ -916,12 +916,15 @@ struct store::impl {
                 };
                 if (saturated()) {
                     // Intake work is queued behind busy workers: their operations will come. Gather them while
-                    // the backlog lasts (looked at every gap), up to the saturated wait.
+                    // the backlog lasts, up to the saturated wait. The backlog is looked at three times in it (not
+                    // every busy gap): each look wakes this thread, and with large documents (99 items, ~10 ms
+                    // of a worker each) waking every 250 µs cost the workers ~8 % of their messages/s.
                     const auto deadline = std::chrono::steady_clock::now() + cfg.group_commit_saturated_wait;
+                    const auto look = std::max<std::chrono::microseconds>(cfg.group_commit_busy_gap, cfg.group_commit_saturated_wait / 3);
                     while (!full() && saturated()) {
                         const auto now = std::chrono::steady_clock::now();
                         if (now >= deadline) break;
-                        cv.wait_until(lk, std::min(now + cfg.group_commit_busy_gap, deadline), full);
+                        cv.wait_until(lk, std::min(now + look, deadline), full);
                     }
                 } else if (busy && cfg.group_commit_busy_wait.count() > 0) {
                     // Gather while operations keep arriving: each slice of one gap must bring at least one more.

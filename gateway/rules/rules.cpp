@@ -382,16 +382,81 @@ std::optional<native_assertion> native_assertion::parse(std::string_view text) {
         a.limit = std::stoi(m[1].str());
         return a;
     }
-    return std::nullopt;
+    // normalize-space(.) = 'a' [or normalize-space(.) = 'b' …] [or not(pg:in-table('T', .))], read by hand
+    // (a regular expression cannot collect the repeated literals).
+    std::size_t i = 0;
+    auto space = [&] {
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) ++i;
+    };
+    auto word = [&](std::string_view w) {
+        space();
+        if (text.substr(i, w.size()) != w) return false;
+        i += w.size();
+        return true;
+    };
+    auto quoted = [&](std::string& out) {
+        space();
+        if (i >= text.size() || (text[i] != '\'' && text[i] != '"')) return false;
+        const auto end = text.find(text[i], i + 1);
+        if (end == std::string_view::npos) return false;
+        out = std::string(text.substr(i + 1, end - i - 1));
+        i = end + 1;
+        return true;
+    };
+    auto equals = [&](std::string& out) {
+        return word("normalize-space") && word("(") && word(".") && word(")") && word("=") && quoted(out);
+    };
+    a = native_assertion{};
+    a.what = kind::equals_any;
+    if (std::string first; equals(first)) a.literals.push_back(std::move(first));
+    else return std::nullopt;
+    for (;;) {
+        space();
+        if (i == text.size()) return a;
+        if (!word("or") || i >= text.size() || (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n'))
+            return std::nullopt;
+        const std::size_t at = i;
+        if (std::string next; equals(next)) {
+            a.literals.push_back(std::move(next));
+            continue;
+        }
+        i = at;
+        std::string table;
+        if (!(word("not") && word("(") && word("pg:in-table") && word("(") && quoted(table) && word(",") && word(".") && word(")") &&
+              word(")")))
+            return std::nullopt;
+        if (table.empty() || table.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos)
+            return std::nullopt;
+        a.table = std::move(table);
+        space();
+        return i == text.size() ? std::optional<native_assertion>(std::move(a)) : std::nullopt;
+    }
 }
 
 bool native_assertion::holds(xmlNode* node, const environment& env) const {
     // string(.) as XPath has it: the concatenated text of the node; then the functions' own trim.
     xmlChar* raw = xmlNodeGetContent(node);
-    std::string value(trim_view(raw ? reinterpret_cast<const char*>(raw) : ""));
+    std::string text(raw ? reinterpret_cast<const char*>(raw) : "");
     if (raw) xmlFree(raw);
+    const std::string value(trim_view(text));
     if (what == kind::in_table) return in_table(&env, table, value);
-    return decimal_places(value) <= static_cast<std::size_t>(limit);
+    if (what == kind::decimals_at_most) return decimal_places(value) <= static_cast<std::size_t>(limit);
+    // normalize-space: trimmed, each inner run of XPath's four whitespace characters one space.
+    std::string normal;
+    normal.reserve(value.size());
+    bool gap = false;
+    for (char c : value) {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            gap = true;
+            continue;
+        }
+        if (gap) normal += ' ';
+        gap = false;
+        normal += c;
+    }
+    for (auto& l : literals)
+        if (normal == l) return true;
+    return !table.empty() && !in_table(&env, table, value);
 }
 
 const xml::namespace_list& rule_book::namespaces(std::string_view family) const {

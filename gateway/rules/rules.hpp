@@ -86,9 +86,12 @@ private:
 // same verdict: pg:in-table's and pg:decimals' own code on the node's trimmed string value):
 // "pg:in-table('T', .)" and "pg:decimals(.) <= N".
 struct native_assertion {
-    enum class kind { in_table, decimals_at_most } what = kind::in_table;
-    std::string table;
+    // pg:in-table('T', .) · pg:decimals(.) <= N · normalize-space(.) = 'a' [or normalize-space(.) = 'b' …]
+    // [or not(pg:in-table('T', .))]
+    enum class kind { in_table, decimals_at_most, equals_any } what = kind::in_table;
+    std::string table;                  // in_table; equals_any: the table of its "or not(pg:in-table(…))", if any
     int limit = 0;
+    std::vector<std::string> literals;  // equals_any
     static std::optional<native_assertion> parse(std::string_view text);
     bool holds(xmlNode* node, const environment& env) const;
 };

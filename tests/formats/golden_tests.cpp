@@ -287,7 +287,7 @@ TEST_CASE("assertions evaluated without XPath give XPath's verdict, on every sam
     CHECK(broken > 10);  // the invalid samples break them too: both verdicts were compared
 }
 
-TEST_CASE("only the two common assertion forms are evaluated natively", "[rules]") {
+TEST_CASE("only the common assertion forms are evaluated natively", "[rules]") {
     namespace r = portgate::rules;
     auto t = r::native_assertion::parse(" pg:in-table( 'currency' , . ) ");
     REQUIRE(t);
@@ -297,9 +297,52 @@ TEST_CASE("only the two common assertion forms are evaluated natively", "[rules]
     REQUIRE(d);
     CHECK(d->what == r::native_assertion::kind::decimals_at_most);
     CHECK(d->limit == 5);
+    auto e = r::native_assertion::parse("normalize-space(.) = '9610' or normalize-space( . )=\"1210\"\n  or not(pg:in-table('trade-mode', .))");
+    REQUIRE(e);
+    CHECK(e->what == r::native_assertion::kind::equals_any);
+    CHECK(e->literals == std::vector<std::string>{"9610", "1210"});
+    CHECK(e->table == "trade-mode");
+    auto one = r::native_assertion::parse(" normalize-space(.) = 'I' ");
+    REQUIRE(one);
+    CHECK(one->literals == std::vector<std::string>{"I"});
+    CHECK(one->table.empty());
     for (const char* other : {"pg:in-table('currency', ceb:currency)", "not(pg:in-table('currency', .))", "pg:decimals(.) < 5",
-                              "pg:decimals(.) <= 5 and . > 0", "pg:in-table('currency', .) or true()", "pg:decimals(..) <= 2"})
+                              "pg:decimals(.) <= 5 and . > 0", "pg:in-table('currency', .) or true()", "pg:decimals(..) <= 2",
+                              "normalize-space(.) != 'I'", "normalize-space(ceb:x) = 'I'", "normalize-space(.) = 'I' and . != ''",
+                              "normalize-space(.) = 'I' or not(pg:in-table('t', ..))", "normalize-space(.) = 'I' ornormalize-space(.) = 'E'",
+                              "normalize-space(.) = 'I' or not(pg:in-table('t', .)) or normalize-space(.) = 'E'", "normalize-space(.) = 'I",
+                              "normalize-space(.) = 'I' or not(pg:in-table('a b', .))"})
         CHECK_FALSE(r::native_assertion::parse(other).has_value());
+}
+
+TEST_CASE("normalize-space equality evaluated natively gives XPath's verdict on awkward values", "[rules]") {
+    namespace r = portgate::rules;
+    const auto& k = knowledge();
+    r::environment env{k.codes, k.calendar, std::nullopt};
+    r::environment_scope scope(&env);
+    int held = 0, failed = 0;
+    for (const char* assertion : {"normalize-space(.) = '142' or normalize-space(.) = 'A B' or not(pg:in-table('currency', .))",
+                                  "normalize-space(.) = 'A B' or normalize-space(.) = ''"})
+    for (const char* v : {"142", " 142 ", "\n142\t", "1 42", "502", " 502", "999", "", " \n ", "A B", "  A \t\n B ", "AB", "A  B", "a b", "usd", "USD"}) {
+        auto native = r::native_assertion::parse(assertion);
+        REQUIRE(native);
+        auto expr = portgate::xml::xpath_expr::compile(assertion);
+        REQUIRE(expr);
+        const std::string text = std::string("<r>") + v + "</r>";
+        xmlDoc* doc = xmlReadMemory(text.data(), static_cast<int>(text.size()), "v.xml", nullptr, XML_PARSE_NONET);
+        REQUIRE(doc);
+        {
+            portgate::xml::xpath_context ctx(doc, {}, nullptr, &r::register_functions);
+            auto by_xpath = ctx.boolean(*expr, xmlDocGetRootElement(doc));
+            REQUIRE(by_xpath);
+            INFO(assertion << " on '" << v << "'");
+            CHECK(native->holds(xmlDocGetRootElement(doc), env) == *by_xpath);
+            (*by_xpath ? held : failed)++;
+        }
+        xmlFreeDoc(doc);
+    }
+    CHECK(held >= 10);
+    CHECK(failed >= 10);  // 502 and USD are currencies other than 142; most values are neither 'A B' nor empty
 }
 
 TEST_CASE("only unions of plain child paths are walked; everything else stays XPath", "[rules]") {

@@ -36,10 +36,9 @@ struct store_config {
     std::size_t group_commit_max = 512; // operations per transaction at most
     std::chrono::microseconds group_commit_wait{0};  // extra wait to gather a batch (0 = take what is there)
     // While the writer is busy (its last batch held 4 operations or more, or 2 or more arrived while it
-    // committed), it
-    // waits up to group_commit_busy_wait for more operations to join the batch, as long as they keep coming (one
-    // at least every group_commit_busy_gap): every commit costs an fsync and rewrites the pages it touched, so
-    // under load fewer, larger commits are cheaper (~15-25 % less gateway CPU a message end to end,
+    // committed), it waits up to group_commit_busy_wait for more operations to join the batch, as long as they
+    // keep coming (one at least every group_commit_busy_gap): every commit costs an fsync and rewrites the pages
+    // it touched, so under load fewer, larger commits are cheaper (~15-25 % less gateway CPU a message end to end,
     // docs/benchmarks.md). One operation at a time is never delayed; a lull ends the wait after one gap, so a
     // submitter that waits for each answer (a receipt callback) loses at most a gap per operation.
     std::chrono::microseconds group_commit_busy_wait{2000};

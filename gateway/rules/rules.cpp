@@ -436,9 +436,8 @@ std::optional<native_assertion> native_assertion::parse(std::string_view text) {
 bool native_assertion::holds(xmlNode* node, const environment& env) const {
     // string(.) as XPath has it: the concatenated text of the node; then the functions' own trim.
     xmlChar* raw = xmlNodeGetContent(node);
-    std::string text(raw ? reinterpret_cast<const char*>(raw) : "");
+    const std::string value(trim_view(raw ? reinterpret_cast<const char*>(raw) : ""));
     if (raw) xmlFree(raw);
-    const std::string value(trim_view(text));
     if (what == kind::in_table) return in_table(&env, table, value);
     if (what == kind::decimals_at_most) return decimal_places(value) <= static_cast<std::size_t>(limit);
     // normalize-space: trimmed, each inner run of XPath's four whitespace characters one space.
@@ -535,8 +534,7 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
     auto it = by_type_.find(type.id);
     if (it == by_type_.end()) return out;
     environment_scope scope(&env);
-    auto nsit = namespaces_.find(type.family);
-    xml::xpath_context ctx(doc, nsit == namespaces_.end() ? xml::namespace_list{} : nsit->second, nullptr, &register_functions);
+    xml::xpath_context ctx(doc, namespaces(type.family), nullptr, &register_functions);
     xmlNode* root = xmlDocGetRootElement(doc);
     // Rules often share a context (the item lines, the currency fields): each distinct one is selected once
     // per check. Rules only read the document, so the node-sets stay valid.

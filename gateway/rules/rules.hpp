@@ -82,12 +82,11 @@ private:
     std::vector<step> roots_;
 };
 
-// The two assertions most rules make, recognised at load time and evaluated without the XPath engine (the
-// same verdict: pg:in-table's and pg:decimals' own code on the node's trimmed string value):
-// "pg:in-table('T', .)" and "pg:decimals(.) <= N".
+// The assertions most rules make, recognised at load time and evaluated without the XPath engine (the same
+// verdict: pg:in-table's and pg:decimals' own code on the node's trimmed string value, XPath's normalize-space):
+// "pg:in-table('T', .)", "pg:decimals(.) <= N" and
+// "normalize-space(.) = 'a' [or normalize-space(.) = 'b' …] [or not(pg:in-table('T', .))]".
 struct native_assertion {
-    // pg:in-table('T', .) · pg:decimals(.) <= N · normalize-space(.) = 'a' [or normalize-space(.) = 'b' …]
-    // [or not(pg:in-table('T', .))]
     enum class kind { in_table, decimals_at_most, equals_any } what = kind::in_table;
     std::string table;                  // in_table; equals_any: the table of its "or not(pg:in-table(…))", if any
     int limit = 0;
@@ -102,7 +101,7 @@ struct rule {
     std::vector<std::string> types;  // empty = every type of the family
     xml::xpath_expr context, assertion, value;
     std::optional<path_union> context_paths;  // the context, when it is a union of child paths (selected natively)
-    std::optional<native_assertion> native;    // the assertion, when it is one of the two common forms
+    std::optional<native_assertion> native;    // the assertion, when it is one of the common forms
     int line = 0;
 };
 

@@ -4,9 +4,9 @@
 // is what lets intake acknowledge only what is stored. Reads use a small pool of read connections.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>

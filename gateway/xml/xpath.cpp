@@ -92,9 +92,6 @@ result<xpath_expr> xpath_expr::compile(std::string_view text) {
     return e;
 }
 
-// While a context is alive, libxml2's generic error channel (per thread) writes into generic_text, which each
-// evaluation empties first; the previous channel is restored when the context goes. Set once per context,
-// not per evaluation: the rules evaluate hundreds of expressions per document.
 namespace {
 
 // libxml2 contexts no evaluation is using, per thread, with what each has registered. Few kinds exist (a
@@ -120,19 +117,23 @@ void register_namespaces(xmlXPathContext* ctx, const namespace_list& namespaces)
 
 }  // namespace
 
+// While a context is alive, libxml2's generic error channel (per thread) writes into generic_text, which each
+// evaluation empties first; the previous channel is restored when the context goes. Set once per context,
+// not per evaluation: the rules evaluate hundreds of expressions per document.
 xpath_context::xpath_context(xmlDoc* doc, const namespace_list& namespaces, void* user, function_registrar functions)
-    : namespaces_(namespaces), functions_(functions), user_(user), prev_generic_(xmlGenericError),
-      prev_generic_ctx_(xmlGenericErrorContext) {
+    : functions_(functions), user_(user), prev_generic_(xmlGenericError), prev_generic_ctx_(xmlGenericErrorContext) {
     xmlSetGenericErrorFunc(nullptr, &capture_generic);
     for (auto it = pool.idle.rbegin(); it != pool.idle.rend(); ++it)
         if (it->functions == functions && it->namespaces == namespaces) {
             ctx_ = it->ctx;
+            namespaces_ = std::move(it->namespaces);
             pool.idle.erase(std::next(it).base());
             break;
         }
     if (!ctx_) {
         ctx_ = xmlXPathNewContext(doc);
         if (!ctx_) return;
+        namespaces_ = namespaces;
         register_namespaces(ctx_, namespaces);
         if (functions) functions(ctx_);
     }

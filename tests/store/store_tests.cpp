@@ -566,8 +566,7 @@ TEST_CASE("group_commit_saturated_wait: while the intake has a backlog, operatio
     temp_dir tmp("store-saturated");
     config::store_config cfg = fast_config();
     cfg.group_commit_busy_wait = std::chrono::microseconds(0);  // only the saturated wait in play
-    cfg.group_commit_busy_gap = std::chrono::milliseconds(10);  // how often the backlog is looked at
-    cfg.group_commit_saturated_wait = std::chrono::milliseconds(400);
+    cfg.group_commit_saturated_wait = std::chrono::milliseconds(400);  // the backlog is looked at every 133 ms
     cfg.group_commit_saturated_backlog = 2;
     auto s = open_store(tmp.path, cfg);
     auto backlog = std::make_shared<std::atomic<std::size_t>>(0);
@@ -595,7 +594,7 @@ TEST_CASE("group_commit_saturated_wait: while the intake has a backlog, operatio
         backlog->store(2);
         std::promise<clock::duration> a, b;
         submit_timed(1, a);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // ten looks at the backlog: still there
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // before the first look: still there
         submit_timed(2, b);
         backlog->store(0);  // the intake caught up: the batch goes
         auto wa = a.get_future().get();

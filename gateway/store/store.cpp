@@ -1081,19 +1081,26 @@ static result<std::vector<outbox_job>> read_outbox(sqlite3* db, statement_cache&
     }
     if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db, "outbox"));
     if (!with_bytes || out.empty()) return out;
-    // What is sent: the signed payload, else the mapped one, else the bytes received.
-    auto b = stmts.get(db, "SELECT bytes, encoding FROM payload WHERE message_seq = ? "
-                           "ORDER BY stage = 'signed' DESC, stage = 'mapped' DESC, version DESC LIMIT 1");
-    if (!b) return b.err();
+    // What is sent: the signed payload, else the mapped one, else the latest of any other stage (the bytes
+    // received). One primary-key lookup per stage, in that order: a single query ordering the message's
+    // payloads by stage copied every one of them into a sorter to return one.
+    auto by_stage = stmts.get(db, "SELECT bytes, encoding FROM payload WHERE message_seq = ? AND stage = ? ORDER BY version DESC LIMIT 1");
+    if (!by_stage) return by_stage.err();
+    auto any = stmts.get(db, "SELECT bytes, encoding FROM payload WHERE message_seq = ? ORDER BY version DESC LIMIT 1");
+    if (!any) return any.err();
     for (auto& j : out) {
-        reset_guard g{b->get()};
-        bind_value(b->get(), 1, j.seq);
-        if ((rc = sqlite3_step(b->get())) == SQLITE_ROW) {
-            auto bytes = payload_bytes(b->get(), 0);
-            if (!bytes) return error(bytes.err().code, fmt::format("outbox message {}: {}", j.message_id, bytes.err().message));
-            j.bytes = std::move(bytes.value());
-        } else if (rc != SQLITE_DONE) {
-            return error(errc::store_failed, sqlite_error(db, "outbox payload"));
+        for (const char* stage : {"signed", "mapped", ""}) {
+            sqlite3_stmt* q = *stage ? by_stage->get() : any->get();
+            reset_guard g{q};
+            bind_value(q, 1, j.seq);
+            if (*stage) sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
+            if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                auto bytes = payload_bytes(q, 0);
+                if (!bytes) return error(bytes.err().code, fmt::format("outbox message {}: {}", j.message_id, bytes.err().message));
+                j.bytes = std::move(bytes.value());
+                break;
+            }
+            if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db, "outbox payload"));
         }
     }
     return out;

@@ -985,6 +985,33 @@ TEST_CASE("mapping outputs are stored as children, a waiting join completes once
 
 // Payloads are compressed when that saves space (migration 8, packing.hpp): what any reader of the store
 // gets back is the exact bytes submitted, whichever way they were stored.
+TEST_CASE("the sender reads the signed payload, else the mapped one, else the bytes received", STORE_WRITES) {
+    temp_dir tmp("store-outbox-stage");
+    auto s = open_store(tmp.path, fast_config());
+    auto queued = [&](std::uint64_t n, std::string first_stage, std::vector<std::pair<std::string, std::string>> more) {
+        auto m = message(seeded_id(n));
+        m.payload_stage = std::move(first_stage);
+        m.bytes = m.payload_stage + " bytes of " + m.id;
+        m.sha256 = sha256_hex(m.bytes);
+        m.more_payloads = std::move(more);
+        m.outbox_endpoint = "customs";
+        submit_ok(*s, m);
+        return m.id;
+    };
+    // Stored in an order that is neither alphabetical nor the order of preference.
+    const auto a = queued(1, "inbound", {{"signed", "signed A"}, {"mapped", "mapped A"}});
+    const auto b = queued(2, "mapped", {{"inbound", "inbound B"}});
+    const auto c = queued(3, "inbound", {});
+    auto due = s->due_outbox(std::numeric_limits<store::millis>::max(), 10, {});
+    REQUIRE(due);
+    REQUIRE(due->size() == 3);
+    std::map<std::string, std::string> sent;
+    for (auto& j : *due) sent[j.message_id] = j.bytes;
+    CHECK(sent[a] == "signed A");
+    CHECK(sent[b] == "mapped bytes of " + b);
+    CHECK(sent[c] == "inbound bytes of " + c);
+}
+
 TEST_CASE("payloads are stored compressed when that saves space and read back byte for byte", STORE_WRITES) {
     temp_dir tmp("store-packing");
     auto cfg = fast_config();

@@ -16,7 +16,50 @@
 namespace portgate::rules {
 namespace fs = std::filesystem;
 
+namespace detail {
+
+std::string_view trim_view(std::string_view s) {
+    auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && ws(s.back())) s.remove_suffix(1);
+    while (!s.empty() && ws(s.front())) s.remove_prefix(1);
+    return s;
+}
+
+// What pg:in-table and pg:decimals compute, for the XPath functions and the native assertions alike.
+bool in_table(const environment* env, const std::string& table, const std::string& value) {
+    const formats::code_table* t = env && env->codes ? env->codes->table(table) : nullptr;
+    return t && t->find(value) != nullptr;
+}
+
+std::size_t decimal_places(std::string_view v) {
+    const auto dot = v.find('.');
+    return dot == std::string_view::npos ? 0 : v.size() - dot - 1;
+}
+
+// A resident ID number (居民身份证号码, GB 11643): 18 characters, six digits of area (not starting with 0), a
+// birth date yyyyMMdd with year 18xx–20xx, month 01–12 and day 01–31, three digits, and the ISO 7064 MOD 11-2
+// check character (0–9 or upper-case X) over the first 17 digits.
+bool resident_id(std::string_view v) {
+    if (v.size() != 18) return false;
+    for (std::size_t i = 0; i < 17; ++i)
+        if (v[i] < '0' || v[i] > '9') return false;
+    auto two = [&](std::size_t at) { return (v[at] - '0') * 10 + (v[at + 1] - '0'); };
+    const int century = two(6), month = two(10), day = two(12);
+    if (v[0] == '0' || century < 18 || century > 20 || month < 1 || month > 12 || day < 1 || day > 31) return false;
+    static constexpr int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    int sum = 0;
+    for (std::size_t i = 0; i < 17; ++i) sum += (v[i] - '0') * weights[i];
+    return v[17] == "10X98765432"[sum % 11];
+}
+
+}  // namespace detail
+
 namespace {
+
+using detail::decimal_places;
+using detail::in_table;
+using detail::resident_id;
+using detail::trim_view;
 
 thread_local const environment* current_env = nullptr;
 thread_local int strict_depth = 0;
@@ -29,25 +72,9 @@ std::string pop_string(xmlXPathParserContext* ctxt) {
     return r;
 }
 
-std::string_view trim_view(std::string_view s) {
-    auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    while (!s.empty() && ws(s.back())) s.remove_suffix(1);
-    while (!s.empty() && ws(s.front())) s.remove_prefix(1);
-    return s;
-}
 
 std::string trim(const std::string& s) { return std::string(trim_view(s)); }
 
-// What pg:in-table and pg:decimals compute, for the XPath functions and the native assertions alike.
-bool in_table(const environment* env, const std::string& table, const std::string& value) {
-    const formats::code_table* t = env && env->codes ? env->codes->table(table) : nullptr;
-    return t && t->find(value) != nullptr;
-}
-
-std::size_t decimal_places(std::string_view v) {
-    const auto dot = v.find('.');
-    return dot == std::string_view::npos ? 0 : v.size() - dot - 1;
-}
 
 void return_string(xmlXPathParserContext* ctxt, const std::string& s) {
     valuePush(ctxt, xmlXPathNewString(reinterpret_cast<const xmlChar*>(s.c_str())));
@@ -97,22 +124,6 @@ void fn_decimals(xmlXPathParserContext* ctxt, int nargs) {
         return;
     }
     valuePush(ctxt, xmlXPathNewFloat(static_cast<double>(decimal_places(trim_view(pop_string(ctxt))))));
-}
-
-// A resident ID number (居民身份证号码, GB 11643): 18 characters, six digits of area (not starting with 0), a
-// birth date yyyyMMdd with year 18xx–20xx, month 01–12 and day 01–31, three digits, and the ISO 7064 MOD 11-2
-// check character (0–9 or upper-case X) over the first 17 digits.
-bool resident_id(std::string_view v) {
-    if (v.size() != 18) return false;
-    for (std::size_t i = 0; i < 17; ++i)
-        if (v[i] < '0' || v[i] > '9') return false;
-    auto two = [&](std::size_t at) { return (v[at] - '0') * 10 + (v[at + 1] - '0'); };
-    const int century = two(6), month = two(10), day = two(12);
-    if (v[0] == '0' || century < 18 || century > 20 || month < 1 || month > 12 || day < 1 || day > 31) return false;
-    static constexpr int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    int sum = 0;
-    for (std::size_t i = 0; i < 17; ++i) sum += (v[i] - '0') * weights[i];
-    return v[17] == "10X98765432"[sum % 11];
 }
 
 // pg:resident-id(x) → whether string(x) is a valid resident ID number (exactly, no trimming)
@@ -358,6 +369,10 @@ result<std::shared_ptr<const rule_book>> rule_book::load(const fs::path& dir, co
     for (auto& r : book->rules_) {
         r->context_paths = path_union::parse(r->context.text(), book->namespaces_[r->family]);
         r->native = native_assertion::parse(r->assertion.text());
+        const auto& nsl = book->namespaces_[r->family];
+        if (!r->context_paths)
+            if (auto c = fast_expr::compile(r->context.text(), nsl); c && c->result_type() == fast_expr::type::nodes) r->fast_context = std::move(c);
+        if (!r->native) r->fast_assertion = fast_expr::compile(r->assertion.text(), nsl);
         const formats::family_info* fam = types.family(r->family);
         for (auto* ti : fam->types)
             if (r->types.empty() || std::find(r->types.begin(), r->types.end(), ti->id) != r->types.end())
@@ -507,24 +522,24 @@ std::optional<path_union> path_union::parse(std::string_view text, const xml::na
     return u;
 }
 
-void path_union::walk(xmlNode* element, const std::vector<step>& steps, std::vector<xmlNode*>& out) const {
+void path_union::walk(xmlNode* element, const std::vector<step>& steps, std::vector<xmlNode*>& out, namespace_memo& namespaces) const {
     const char* name = reinterpret_cast<const char*>(element->name);
     for (const step& st : steps) {
         // The name first: short, and it tells most elements apart at the first byte.
         if (st.name[0] != name[0] || std::strcmp(st.name.c_str(), name) != 0) continue;
-        const char* ns = element->ns && element->ns->href ? reinterpret_cast<const char*>(element->ns->href) : "";
-        if (std::strcmp(st.ns.c_str(), ns) != 0) continue;
+        if (!namespaces.is(element->ns, st.ns)) continue;
         if (st.selected) out.push_back(element);
         if (!st.next.empty())
             for (xmlNode* c = element->children; c; c = c->next)
-                if (c->type == XML_ELEMENT_NODE) walk(c, st.next, out);
+                if (c->type == XML_ELEMENT_NODE) walk(c, st.next, out, namespaces);
         return;  // steps of one level differ by name or namespace: at most one matches
     }
 }
 
 std::vector<xmlNode*> path_union::select(xmlDoc* doc) const {
     std::vector<xmlNode*> out;
-    if (xmlNode* root = doc ? xmlDocGetRootElement(doc) : nullptr) walk(root, roots_, out);
+    namespace_memo namespaces;
+    if (xmlNode* root = doc ? xmlDocGetRootElement(doc) : nullptr) walk(root, roots_, out, namespaces);
     return out;
 }
 
@@ -551,6 +566,8 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
         if (!nodes) {
             if (r->context_paths) {
                 selected.emplace_back(&r->context.text(), r->context_paths->select(doc));
+            } else if (r->fast_context) {
+                selected.emplace_back(&r->context.text(), r->fast_context->nodes(root, env));
             } else {
                 auto fresh = ctx.nodes(r->context, root);
                 if (!fresh)
@@ -562,6 +579,8 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
         for (xmlNode* n : *nodes) {
             if (r->native) {
                 if (r->native->holds(n, env)) continue;
+            } else if (r->fast_assertion) {
+                if (r->fast_assertion->boolean(n, env)) continue;
             } else {
                 auto ok = ctx.boolean(r->assertion, n);
                 if (!ok) return error(errc::internal, fmt::format("rule {} ({}:{}): assert: {}", r->id, r->file, r->line, ok.err().message));

@@ -18,6 +18,7 @@
 #include "gateway/formats/calendar.hpp"
 #include "gateway/formats/codes.hpp"
 #include "gateway/formats/registry.hpp"
+#include "gateway/rules/expr.hpp"
 #include "gateway/xml/xpath.hpp"
 
 namespace portgate::rules {
@@ -31,6 +32,14 @@ struct environment {
 
 // The namespace of portgate's XPath extension functions (prefix pg).
 inline constexpr const char* functions_namespace = "urn:portgate:xpath";
+
+namespace detail {
+// What pg:in-table, pg:decimals and pg:resident-id compute, for libxml2's XPath and portgate's own evaluation.
+bool in_table(const environment* env, const std::string& table, const std::string& value);
+std::size_t decimal_places(std::string_view v);
+bool resident_id(std::string_view v);
+std::string_view trim_view(std::string_view s);
+}  // namespace detail
 
 // Registers pg:in-table, pg:code, pg:decimals, pg:matches, pg:now, pg:hours-between, pg:is-working-time and
 // pg:last-close-before (and the pg prefix) on a libxml2 XPath context.
@@ -78,7 +87,7 @@ private:
         bool selected = false;  // a path of the union ends here
         std::vector<step> next;
     };
-    void walk(xmlNode* element, const std::vector<step>& steps, std::vector<xmlNode*>& out) const;
+    void walk(xmlNode* element, const std::vector<step>& steps, std::vector<xmlNode*>& out, namespace_memo& namespaces) const;
     std::vector<step> roots_;
 };
 
@@ -102,6 +111,8 @@ struct rule {
     xml::xpath_expr context, assertion, value;
     std::optional<path_union> context_paths;  // the context, when it is a union of child paths (selected natively)
     std::optional<native_assertion> native;    // the assertion, when it is one of the common forms
+    std::optional<fast_expr> fast_context;     // else: the context, the assertion, when within fast_expr's part of XPath
+    std::optional<fast_expr> fast_assertion;
     int line = 0;
 };
 

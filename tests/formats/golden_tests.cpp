@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -285,6 +286,126 @@ TEST_CASE("assertions evaluated without XPath give XPath's verdict, on every sam
     });
     CHECK(compared > 1000);
     CHECK(broken > 10);  // the invalid samples break them too: both verdicts were compared
+}
+
+namespace {
+
+// Copies of `doc` bent the ways that tell evaluators apart: leaf values and attributes set to awkward texts
+// (empty, blank, signs, exponents, long numbers, words, codes the rules look for), elements removed or
+// duplicated. Deterministic: the seed is the copy's number.
+std::vector<std::unique_ptr<xmlDoc, void (*)(xmlDoc*)>> bent_copies(xmlDoc* doc, int copies) {
+    static const char* awkward[] = {"", " ", "0", "-0", "1e3", "  12.50 ", "NaN", "abc", "1.005", "-3", "99999999999999999999",
+                                    ".5", "5.", "2", "1", "I", "E", "9610", "1210", "142", "01", "中文", "0.001", "100",
+                                    "20261124120000", "X", "  I ", "\t2\n", "1 2"};
+    std::vector<std::unique_ptr<xmlDoc, void (*)(xmlDoc*)>> out;
+    for (int c = 0; c < copies; ++c) {
+        xmlDoc* copy = xmlCopyDoc(doc, 1);
+        std::mt19937 rng(static_cast<unsigned>(c) * 7919u + 17u);
+        std::vector<xmlNode*> leaves, all;
+        auto collect = [&](auto& self, xmlNode* n) -> void {
+            for (xmlNode* k = n->children; k; k = k->next) {
+                if (k->type != XML_ELEMENT_NODE) continue;
+                all.push_back(k);
+                bool element_children = false;
+                for (xmlNode* g = k->children; g; g = g->next) element_children |= g->type == XML_ELEMENT_NODE;
+                if (!element_children) leaves.push_back(k);
+                self(self, k);
+            }
+        };
+        collect(collect, reinterpret_cast<xmlNode*>(copy));
+        const int edits = 1 + static_cast<int>(rng() % 4);
+        for (int e = 0; e < edits && !leaves.empty(); ++e) {
+            xmlNode* leaf = leaves[rng() % leaves.size()];
+            switch (rng() % 6) {
+            case 0: case 1: case 2: {
+                const char* v = awkward[rng() % std::size(awkward)];
+                xmlNodeSetContent(leaf, reinterpret_cast<const xmlChar*>(v));
+                break;
+            }
+            case 3:  // another leaf's value
+                if (xmlChar* other = xmlNodeGetContent(leaves[rng() % leaves.size()])) {
+                    std::string keep(reinterpret_cast<const char*>(other));
+                    xmlFree(other);
+                    xmlNodeSetContent(leaf, reinterpret_cast<const xmlChar*>(keep.c_str()));
+                }
+                break;
+            case 4:  // a duplicate right after it
+                xmlAddNextSibling(leaf, xmlCopyNode(leaf, 1));
+                break;
+            default:  // gone (a leaf: nothing else points into it)
+                xmlUnlinkNode(leaf);
+                xmlFreeNode(leaf);
+                leaves.erase(std::find(leaves.begin(), leaves.end(), leaf));
+                break;
+            }
+        }
+        for (xmlNode* n : all)  // attributes, where there are any
+            for (xmlAttr* a = n->properties; a; a = a->next)
+                if (rng() % 3 == 0) xmlSetProp(n, a->name, reinterpret_cast<const xmlChar*>(awkward[rng() % std::size(awkward)]));
+        out.emplace_back(copy, xmlFreeDoc);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("contexts and assertions compiled by portgate give XPath's nodes and verdicts, on every sample and bent copies", "[golden][formats][rules]") {
+    const auto& k = knowledge();
+    namespace r = portgate::rules;
+    r::environment env{k.codes, k.calendar, std::nullopt};
+    r::environment_scope scope(&env);
+    std::size_t contexts = 0, assertions = 0;
+    for (auto& rl : k.rules->all()) {
+        contexts += rl->fast_context ? 1 : 0;
+        assertions += rl->fast_assertion ? 1 : 0;
+    }
+    // Nearly every rule not of the three common forms: what is left is date arithmetic, pg:matches,
+    // substring, translate, concat (see the list in rules.hpp).
+    CHECK(contexts >= 5);
+    CHECK(assertions >= 45);
+    std::size_t compared = 0, broken = 0, documents = 0;
+    auto compare = [&](const std::string& where, xmlDoc* doc, const r::rule& rl) {
+        portgate::xml::xpath_context ctx(doc, k.rules->namespaces(rl.family), nullptr, &r::register_functions);
+        xmlNode* root = xmlDocGetRootElement(doc);
+        auto nodes = ctx.nodes(rl.context, root);
+        REQUIRE(nodes);
+        INFO(where << ": rule " << rl.id);
+        if (rl.fast_context) CHECK(rl.fast_context->nodes(root, env) == *nodes);
+        if (!rl.fast_assertion) return;
+        for (xmlNode* n : *nodes) {
+            auto by_xpath = ctx.boolean(rl.assertion, n);
+            REQUIRE(by_xpath);
+            INFO("at " << portgate::xml::node_path(n) << ": " << rl.assertion.text());
+            CHECK(rl.fast_assertion->boolean(n, env) == *by_xpath);
+            ++compared;
+            broken += *by_xpath ? 0 : 1;
+        }
+    };
+    for (auto& file : sample_files()) {
+        std::string bytes = read(file);
+        xmlDoc* raw = xmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr, XML_PARSE_NONET);
+        if (!raw) continue;
+        std::unique_ptr<xmlDoc, void (*)(xmlDoc*)> doc(raw, xmlFreeDoc);
+        auto type = k.types->detect(doc.get());
+        if (!type) continue;
+        std::vector<const r::rule*> mine;
+        for (auto& rl : k.rules->all())
+            if (rl->family == (*type)->family && (rl->fast_context || rl->fast_assertion) &&
+                (rl->types.empty() || std::find(rl->types.begin(), rl->types.end(), (*type)->id) != rl->types.end()))
+                mine.push_back(rl.get());
+        if (mine.empty()) continue;
+        const std::string name = file.filename().string();
+        for (auto* rl : mine) compare(name, doc.get(), *rl);
+        auto copies = bent_copies(doc.get(), 12);
+        for (std::size_t c = 0; c < copies.size(); ++c) {
+            ++documents;
+            for (auto* rl : mine) compare(name + " bent #" + std::to_string(c), copies[c].get(), *rl);
+        }
+    }
+    WARN("fast contexts " << contexts << ", assertions " << assertions << ", documents " << documents << ", compared " << compared << ", broken " << broken);
+    CHECK(documents > 300);
+    CHECK(compared > 5000);
+    CHECK(broken > 500);  // both verdicts were compared many times
 }
 
 TEST_CASE("only the common assertion forms are evaluated natively", "[rules]") {

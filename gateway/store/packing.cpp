@@ -44,6 +44,50 @@ std::string pack(std::string_view raw) {
     return out;
 }
 
+std::optional<delta> find_delta(std::string_view base, std::string_view derived) {
+    const std::size_t most = std::min(base.size(), derived.size());
+    std::size_t prefix = 0;
+    while (prefix < most && base[prefix] == derived[prefix]) ++prefix;
+    std::size_t suffix = 0;
+    while (suffix < most - prefix && base[base.size() - 1 - suffix] == derived[derived.size() - 1 - suffix]) ++suffix;
+    const std::size_t middle = derived.size() - prefix - suffix;
+    if (middle * 2 > derived.size()) return std::nullopt;
+    return delta{prefix, suffix, derived.substr(prefix, middle)};
+}
+
+std::string delta_encoding(std::string_view base_stage, int base_version, const delta& d) {
+    return fmt::format("{}{}:{}:{}:{}", delta_prefix, base_stage, base_version, d.prefix, d.suffix);
+}
+
+std::optional<delta_ref> parse_delta(std::string_view e) {
+    if (!e.starts_with(delta_prefix)) return std::nullopt;
+    e.remove_prefix(delta_prefix.size());
+    // The three numbers from the right: a stage name is free text.
+    std::size_t numbers[3];
+    for (int k = 2; k >= 0; --k) {
+        const auto colon = e.rfind(':');
+        if (colon == std::string_view::npos) return std::nullopt;
+        const std::string_view digits = e.substr(colon + 1);
+        if (digits.empty() || digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+        numbers[k] = std::stoull(std::string(digits));
+        e = e.substr(0, colon);
+    }
+    if (e.empty()) return std::nullopt;
+    return delta_ref{std::string(e), static_cast<int>(numbers[0]), numbers[1], numbers[2]};
+}
+
+result<std::string> apply_delta(std::string_view base, const delta_ref& ref, std::string_view middle) {
+    if (ref.prefix > base.size() || ref.suffix > base.size() - ref.prefix)
+        return error(errc::store_failed, fmt::format("stored delta keeps {} + {} bytes of its {} base of {} bytes", ref.prefix,
+                                                     ref.suffix, ref.stage, base.size()));
+    std::string out;
+    out.reserve(ref.prefix + middle.size() + ref.suffix);
+    out.append(base.substr(0, ref.prefix));
+    out.append(middle);
+    out.append(base.substr(base.size() - ref.suffix));
+    return out;
+}
+
 result<std::string> unpack(std::string_view stored, std::string_view encoding, std::size_t limit) {
     if (encoding.empty()) return std::string(stored);
     if (encoding != zstd_encoding) return error(errc::store_failed, fmt::format("payload encoding '{}' is unknown to this portgate", encoding));

@@ -530,10 +530,11 @@ struct store::impl {
         for (std::size_t i = 0; i < m.more_payloads.size(); ++i) {
             auto* s = insert_payload.get();
             reset_guard g{s};
-            const bool packed = i < m.more_packed.size() && !m.more_packed[i].empty();
+            const bool packed = i < m.more_encoding.size() && !m.more_encoding[i].empty();
             bind_value(s, 1, seq); bind_value(s, 2, m.more_payloads[i].first);
             bind_blob(s, 3, packed ? m.more_packed[i] : m.more_payloads[i].second); bind_value(s, 4, now);
-            bind_encoding(s, 5, packed);
+            if (packed) bind_value(s, 5, m.more_encoding[i]);
+            else bind_encoding(s, 5, false);
             if (sqlite3_step(s) != SQLITE_DONE) return error(errc::store_failed, sqlite_error(wdb.get(), "insert payload"));
         }
         if (auto e = insert_events(seq, m.events, now); !e) return e.err();
@@ -1020,23 +1021,33 @@ void store::close() {
     if (impl_->writer.joinable()) impl_->writer.join();
 }
 
-// With [store] compression = "zstd", payloads are compressed here, on the submitting thread (an intake
-// worker), not on the single writer.
-static void pack_payloads(new_message& m) {
-    m.packed = pack(m.bytes);
-    m.more_packed.clear();
-    for (auto& [stage, bytes] : m.more_payloads) m.more_packed.push_back(pack(bytes));
-    for (auto& c : m.children) pack_payloads(c);
+// Done here, on the submitting thread (an intake worker), not on the single writer: a later stage that is
+// the first payload with one run changed (the signed document) is stored as a delta against it; with
+// [store] compression = "zstd", the rest is compressed.
+static void pack_payloads(new_message& m, bool compress) {
+    if (compress) m.packed = pack(m.bytes);
+    m.more_packed.assign(m.more_payloads.size(), std::string());
+    m.more_encoding.assign(m.more_payloads.size(), std::string());
+    for (std::size_t i = 0; i < m.more_payloads.size(); ++i) {
+        const std::string& bytes = m.more_payloads[i].second;
+        if (auto d = find_delta(m.bytes, bytes)) {
+            m.more_packed[i] = std::string(d->middle);
+            m.more_encoding[i] = delta_encoding(m.payload_stage, 1, *d);
+        } else if (compress) {
+            m.more_packed[i] = pack(bytes);
+            if (!m.more_packed[i].empty()) m.more_encoding[i] = std::string(zstd_encoding);
+        }
+    }
+    for (auto& c : m.children) pack_payloads(c, compress);
 }
 
 void store::submit(new_message m, completion done) {
-    if (impl_->cfg.compression == "zstd") pack_payloads(m);
+    pack_payloads(m, impl_->cfg.compression == "zstd");
     impl_->enqueue(std::move(m), std::move(done));
 }
 
 void store::update(message_update u, completion done) {
-    if (impl_->cfg.compression == "zstd")
-        for (auto& c : u.children) pack_payloads(c);
+    for (auto& c : u.children) pack_payloads(c, impl_->cfg.compression == "zstd");
     impl_->enqueue(std::move(u), std::move(done));
 }
 
@@ -1053,12 +1064,34 @@ void store::update_outbox(outbox_change c, completion done) { impl_->enqueue(std
 
 void store::resend(const std::string& message_id, completion done) { impl_->enqueue(resend_request{message_id}, std::move(done)); }
 
-// A stored payload's bytes, unpacked: column `col` holds them as stored, `col + 1` their encoding.
-static result<std::string> payload_bytes(sqlite3_stmt* st, int col) {
+// A stored payload's bytes, unpacked: column `col` holds them as stored, `col + 1` their encoding. A delta is
+// applied to its base, payload (`seq`, stage, version) read with `base_query` (bytes, encoding) — itself a
+// whole payload, never another delta.
+static result<std::string> payload_bytes(sqlite3_stmt* st, int col, sqlite3* db, sqlite3_stmt* base_query, std::int64_t seq) {
     auto p = static_cast<const char*>(sqlite3_column_blob(st, col));
     std::string_view stored(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, col)));
-    return unpack(stored, col_text(st, col + 1));
+    const std::string encoding = col_text(st, col + 1);
+    auto ref = parse_delta(encoding);
+    if (!ref) {
+        if (encoding.starts_with(delta_prefix)) return error(errc::store_failed, fmt::format("payload encoding '{}' is malformed", encoding));
+        return unpack(stored, encoding);
+    }
+    reset_guard g{base_query};
+    bind_value(base_query, 1, seq);
+    bind_value(base_query, 2, ref->stage);
+    bind_value(base_query, 3, static_cast<std::int64_t>(ref->version));
+    const int rc = sqlite3_step(base_query);
+    if (rc == SQLITE_DONE) return error(errc::store_failed, fmt::format("the {} payload (version {}) this delta is based on is missing", ref->stage, ref->version));
+    if (rc != SQLITE_ROW) return error(errc::store_failed, sqlite_error(db, "delta base"));
+    const std::string base_encoding = col_text(base_query, 1);
+    if (base_encoding.starts_with(delta_prefix)) return error(errc::store_failed, fmt::format("the {} payload a delta is based on is a delta itself", ref->stage));
+    auto b = static_cast<const char*>(sqlite3_column_blob(base_query, 0));
+    auto base = unpack(std::string_view(b ? b : "", static_cast<std::size_t>(sqlite3_column_bytes(base_query, 0))), base_encoding);
+    if (!base) return base.err();
+    return apply_delta(*base, *ref, stored);
 }
+
+constexpr const char* delta_base_sql = "SELECT bytes, encoding FROM payload WHERE message_seq = ? AND stage = ? AND version = ?";
 
 // Outbox rows matching `where`, their statements from `stmts` (the connection's). `with_bytes`: the payload
 // to send (the sender); listings leave it out.
@@ -1088,6 +1121,8 @@ static result<std::vector<outbox_job>> read_outbox(sqlite3* db, statement_cache&
     if (!by_stage) return by_stage.err();
     auto any = stmts.get(db, "SELECT bytes, encoding FROM payload WHERE message_seq = ? ORDER BY version DESC LIMIT 1");
     if (!any) return any.err();
+    auto base = stmts.get(db, delta_base_sql);
+    if (!base) return base.err();
     for (auto& j : out) {
         for (const char* stage : {"signed", "mapped", ""}) {
             sqlite3_stmt* q = *stage ? by_stage->get() : any->get();
@@ -1095,7 +1130,7 @@ static result<std::vector<outbox_job>> read_outbox(sqlite3* db, statement_cache&
             bind_value(q, 1, j.seq);
             if (*stage) sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
             if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                auto bytes = payload_bytes(q, 0);
+                auto bytes = payload_bytes(q, 0, db, base->get(), j.seq);
                 if (!bytes) return error(bytes.err().code, fmt::format("outbox message {}: {}", j.message_id, bytes.err().message));
                 j.bytes = std::move(bytes.value());
                 break;
@@ -1343,15 +1378,17 @@ result<page> store::list(const query& qy) const {
 result<std::optional<std::string>> store::payload(const std::string& id, const std::string& stage) const {
     auto db = impl_->take_reader();
     if (!db) return db.err();
-    auto q = prepare(db->get(), "SELECT p.bytes, p.encoding FROM payload p JOIN message m ON m.seq = p.message_seq "
+    auto q = prepare(db->get(), "SELECT p.bytes, p.encoding, p.message_seq FROM payload p JOIN message m ON m.seq = p.message_seq "
                                 "WHERE m.id = ? AND p.stage = ? ORDER BY p.version DESC LIMIT 1");
     if (!q) return q.err();
+    auto base = prepare(db->get(), delta_base_sql);
+    if (!base) return base.err();
     bind_value(q->get(), 1, id);
     bind_value(q->get(), 2, stage);
     std::optional<std::string> out;
     int rc = sqlite3_step(q->get());
     if (rc == SQLITE_ROW) {
-        auto bytes = payload_bytes(q->get(), 0);
+        auto bytes = payload_bytes(q->get(), 0, db->get(), base->get(), sqlite3_column_int64(q->get(), 2));
         if (!bytes) {
             q->reset();
             impl_->give_reader(std::move(db.value()));

@@ -59,9 +59,11 @@ struct new_message {
     std::string outbox_endpoint;        // set: queue it for delivery to this endpoint (payload "signed", else bytes)
 
     // Set by store::submit and store::update on the caller's thread, so that the single writer does not
-    // compress: `bytes` and each of `more_payloads` as stored (packing.hpp; "" = stored raw).
+    // compress: `bytes` and each of `more_payloads` as stored (packing.hpp; "" = stored raw), and the
+    // encodings of `more_payloads` (zstd, or a delta against `bytes`).
     std::string packed;
     std::vector<std::string> more_packed;
+    std::vector<std::string> more_encoding;
 };
 
 // A change to a stored message, applied atomically by the writer: typically a join completing for a

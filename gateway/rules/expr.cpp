@@ -456,6 +456,24 @@ struct compiler {
         return true;
     }
 
+    // '//x[p]' is descendant-or-self::node()/child::x[p], the same nodes as descendant::x[p] when no
+    // predicate counts positions (position 1 of the first is the first child, of the second the first
+    // descendant): evaluated as that, a walk that collects only the x, not every node of the subtree first.
+    void fuse_descendants(std::vector<fast_expr::step>& steps) const {
+        if (steps.size() < 2) return;
+        fast_expr::step& last = steps.back();
+        const fast_expr::step& before = steps[steps.size() - 2];
+        if (last.ax != fast_expr::step::axis::child || before.ax != fast_expr::step::axis::descendant_or_self ||
+            before.what != fast_expr::step::test::any_node || !before.predicates.empty())
+            return;
+        for (int p : last.predicates)
+            if (e.nodes_[p].what == op::number) return;
+        fast_expr::step fused = std::move(last);
+        fused.ax = fast_expr::step::axis::descendant;
+        steps.pop_back();
+        steps.back() = std::move(fused);
+    }
+
     int location_path() {
         std::vector<fast_expr::step> steps;
         bool absolute = false;
@@ -477,6 +495,7 @@ struct compiler {
             absolute = true;
             steps.push_back(descendant_or_self());
             if (!step_into(steps)) return fail();
+            fuse_descendants(steps);
         } else if (!step_into(steps)) {
             return fail();
         }
@@ -486,6 +505,7 @@ struct compiler {
             } else if (accept(tk::dslash)) {
                 steps.push_back(descendant_or_self());
                 if (!step_into(steps)) return fail();
+                fuse_descendants(steps);
             } else {
                 break;
             }

@@ -360,6 +360,9 @@ struct compiler {
         for (auto& s : sigs)
             if (name == s.name) f = &s;
         if (!f || static_cast<int>(args.size()) < f->min || static_cast<int>(args.size()) > f->max) return fail();
+        // number() of a context node without content (an empty processing instruction) is 0 in libxml2, not
+        // NaN as number(.) is: the argument-less form is left to it.
+        if (f->what == op::f_number && args.empty()) return fail();
         // Arguments read as strings must not be numbers (XPath's number-to-string formatting is not covered);
         // count and sum take node-sets.
         const bool takes_nodes = f->what == op::f_count || f->what == op::f_sum;
@@ -380,6 +383,10 @@ struct compiler {
 
     // The namespace of a prefix as the rules' XPath context binds it (the last binding wins); empty when unbound.
     std::optional<std::string> ns_of(std::string_view prefix) const {
+        // As the rules' XPath context has them: xml is always the XML namespace, and pg is bound to the
+        // functions' namespace after the family's and the rule file's prefixes.
+        if (prefix == "xml") return std::string("http://www.w3.org/XML/1998/namespace");
+        if (prefix == "pg") return std::string(functions_namespace);
         auto bound = std::find_if(namespaces.rbegin(), namespaces.rend(), [&](auto& p) { return p.first == prefix; });
         if (bound == namespaces.rend() || bound->second.empty()) return std::nullopt;
         return bound->second;

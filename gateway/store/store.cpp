@@ -398,16 +398,37 @@ struct store::impl {
     mutable std::mutex rmu;
     mutable std::vector<db_ptr> readers;
 
-    result<db_ptr> take_reader() const {
+    // A pooled read connection, given back when the lease goes. Taken first in a function, so that the
+    // statements prepared on it after are finalised before another thread can take the connection (they
+    // are opened without SQLite's mutex: a statement finalised on a connection another thread is using is
+    // a data race).
+    class reader_lease {
+    public:
+        reader_lease(const impl* owner, db_ptr d) : owner_(owner), db_(std::move(d)) {}
+        reader_lease(reader_lease&& o) noexcept : owner_(o.owner_), db_(std::move(o.db_)) {}
+        reader_lease& operator=(reader_lease&&) = delete;
+        ~reader_lease() {
+            if (db_) owner_->give_reader(std::move(db_));
+        }
+        sqlite3* get() const { return db_.get(); }
+
+    private:
+        const impl* owner_;
+        db_ptr db_;
+    };
+
+    result<reader_lease> take_reader() const {
         {
             std::lock_guard lk(rmu);
             if (!readers.empty()) {
                 db_ptr d = std::move(readers.back());
                 readers.pop_back();
-                return d;
+                return reader_lease(this, std::move(d));
             }
         }
-        return open_db(file, true);
+        auto d = open_db(file, true);
+        if (!d) return d.err();
+        return reader_lease(this, std::move(d.value()));
     }
     void give_reader(db_ptr d) const {
         std::lock_guard lk(rmu);
@@ -1169,7 +1190,6 @@ result<std::vector<outbox_job>> store::outbox_in_state(const std::string& state,
     auto r = read_outbox(db->get(), once, fmt::format("o.state = ? ORDER BY o.message_seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {state},
                          false);
     once.clear();
-    impl_->give_reader(std::move(db.value()));
     return r;
 }
 
@@ -1221,7 +1241,6 @@ result<std::vector<notification_job>> store::due_notifications(millis now, int l
     if (!db) return db.err();
     auto r = read_jobs(db->get(), fmt::format("n.state = 'pending' AND n.next_at <= ? ORDER BY n.next_at, n.seq LIMIT {}", std::clamp(limit, 1, 1000)),
                        {now});
-    impl_->give_reader(std::move(db.value()));
     return r;
 }
 
@@ -1229,7 +1248,6 @@ result<std::vector<notification_job>> store::dead_notifications(int limit) const
     auto db = impl_->take_reader();
     if (!db) return db.err();
     auto r = read_jobs(db->get(), fmt::format("n.state = 'dead' ORDER BY n.seq DESC LIMIT {}", std::clamp(limit, 1, 1000)), {});
-    impl_->give_reader(std::move(db.value()));
     return r;
 }
 
@@ -1254,7 +1272,6 @@ result<std::vector<mailbox_item>> store::mailbox(const std::string& partner, std
         out.push_back(std::move(it));
     }
     q->reset();
-    impl_->give_reader(std::move(db.value()));
     return out;
 }
 
@@ -1272,7 +1289,6 @@ result<std::vector<join_entry>> store::find_join(const std::string& route, const
         out.push_back({col_text(q->get(), 0), col_text(q->get(), 1), col_text(q->get(), 2), sqlite3_column_int64(q->get(), 3) != 0});
     if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "find join"));
     q->reset();
-    impl_->give_reader(std::move(db.value()));
     return out;
 }
 
@@ -1325,7 +1341,6 @@ result<std::optional<message_view>> store::get(const std::string& id, const std:
         if (rc != SQLITE_DONE) return error(errc::store_failed, sqlite_error(db->get(), "get children"));
     }
     q->reset();
-    impl_->give_reader(std::move(db.value()));
     return out;
 }
 
@@ -1371,7 +1386,6 @@ result<page> store::list(const query& qy) const {
         pg.next_cursor = pg.items.back().seq;
     }
     st.reset();
-    impl_->give_reader(std::move(db.value()));
     return pg;
 }
 
@@ -1391,7 +1405,6 @@ result<std::optional<std::string>> store::payload(const std::string& id, const s
         auto bytes = payload_bytes(q->get(), 0, db->get(), base->get(), sqlite3_column_int64(q->get(), 2));
         if (!bytes) {
             q->reset();
-            impl_->give_reader(std::move(db.value()));
             return error(bytes.err().code, fmt::format("payload {} of message {}: {}", stage, id, bytes.err().message));
         }
         out = std::move(bytes.value());
@@ -1399,7 +1412,6 @@ result<std::optional<std::string>> store::payload(const std::string& id, const s
         return error(errc::store_failed, sqlite_error(db->get(), "payload"));
     }
     q->reset();
-    impl_->give_reader(std::move(db.value()));
     return out;
 }
 
@@ -1411,7 +1423,6 @@ result<std::int64_t> store::count() const {
     std::int64_t n = 0;
     if (sqlite3_step(q->get()) == SQLITE_ROW) n = sqlite3_column_int64(q->get(), 0);
     q->reset();
-    impl_->give_reader(std::move(db.value()));
     return n;
 }
 

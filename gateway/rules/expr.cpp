@@ -740,7 +740,7 @@ struct evaluator {
         }
         case op::f_in_table: {
             text_value table = to_string(arg(0)), x = to_string(arg(1));
-            v.b = detail::in_table(&env, std::string(table.view()), std::string(detail::trim_view(x.view())));
+            v.b = detail::in_table(&env, table.view(), detail::trim_view(x.view()));
             return v;
         }
         case op::f_decimals: v.n = static_cast<double>(detail::decimal_places(detail::trim_view(to_string(arg(0)).view()))); return v;
@@ -881,6 +881,14 @@ struct evaluator {
     }
 
     void path(const fast_expr::node& n, xmlNode* ctx, node_list& out) const {
+        if (n.step_count == 1 && !n.absolute) {  // one step from the context node: '.', 'p:x', '@a' (most rules)
+            const fast_expr::step& st = e.steps_[n.first_step];
+            if (st.predicates.empty()) {
+                axis(st, ctx, out);
+                if (st.reverse()) std::reverse(out.begin(), out.end());
+                return;
+            }
+        }
         node_list current;
         current.push_back(n.absolute ? reinterpret_cast<xmlNode*>(ctx->doc) : ctx);
         for (int k = 0; k < n.step_count; ++k) {

@@ -25,8 +25,8 @@ std::string_view trim_view(std::string_view s) {
     return s;
 }
 
-// What pg:in-table and pg:decimals compute, for the XPath functions and the native assertions alike.
-bool in_table(const environment* env, const std::string& table, const std::string& value) {
+// What pg:in-table and pg:decimals compute, for libxml2's XPath and fast_expr alike.
+bool in_table(const environment* env, std::string_view table, std::string_view value) {
     const formats::code_table* t = env && env->codes ? env->codes->table(table) : nullptr;
     return t && t->find(value) != nullptr;
 }
@@ -368,109 +368,16 @@ result<std::shared_ptr<const rule_book>> rule_book::load(const fs::path& dir, co
                      std::move(problems));
     for (auto& r : book->rules_) {
         r->context_paths = path_union::parse(r->context.text(), book->namespaces_[r->family]);
-        r->native = native_assertion::parse(r->assertion.text());
         const auto& nsl = book->namespaces_[r->family];
         if (!r->context_paths)
             if (auto c = fast_expr::compile(r->context.text(), nsl); c && c->result_type() == fast_expr::type::nodes) r->fast_context = std::move(c);
-        if (!r->native) r->fast_assertion = fast_expr::compile(r->assertion.text(), nsl);
+        r->fast_assertion = fast_expr::compile(r->assertion.text(), nsl);
         const formats::family_info* fam = types.family(r->family);
         for (auto* ti : fam->types)
             if (r->types.empty() || std::find(r->types.begin(), r->types.end(), ti->id) != r->types.end())
                 book->by_type_[ti->id].push_back(r.get());
     }
     return std::shared_ptr<const rule_book>(book);
-}
-
-std::optional<native_assertion> native_assertion::parse(std::string_view text) {
-    static const std::regex in_table(R"(\s*pg:in-table\(\s*'([A-Za-z0-9_.-]+)'\s*,\s*\.\s*\)\s*)");
-    static const std::regex decimals(R"(\s*pg:decimals\(\s*\.\s*\)\s*<=\s*([0-9]{1,4})\s*)");
-    std::string t(text);
-    std::smatch m;
-    native_assertion a;
-    if (std::regex_match(t, m, in_table)) {
-        a.what = kind::in_table;
-        a.table = m[1].str();
-        return a;
-    }
-    if (std::regex_match(t, m, decimals)) {
-        a.what = kind::decimals_at_most;
-        a.limit = std::stoi(m[1].str());
-        return a;
-    }
-    // normalize-space(.) = 'a' [or normalize-space(.) = 'b' …] [or not(pg:in-table('T', .))], read by hand
-    // (a regular expression cannot collect the repeated literals).
-    std::size_t i = 0;
-    auto space = [&] {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) ++i;
-    };
-    auto word = [&](std::string_view w) {
-        space();
-        if (text.substr(i, w.size()) != w) return false;
-        i += w.size();
-        return true;
-    };
-    auto quoted = [&](std::string& out) {
-        space();
-        if (i >= text.size() || (text[i] != '\'' && text[i] != '"')) return false;
-        const auto end = text.find(text[i], i + 1);
-        if (end == std::string_view::npos) return false;
-        out = std::string(text.substr(i + 1, end - i - 1));
-        i = end + 1;
-        return true;
-    };
-    auto equals = [&](std::string& out) {
-        return word("normalize-space") && word("(") && word(".") && word(")") && word("=") && quoted(out);
-    };
-    a = native_assertion{};
-    a.what = kind::equals_any;
-    if (std::string first; equals(first)) a.literals.push_back(std::move(first));
-    else return std::nullopt;
-    for (;;) {
-        space();
-        if (i == text.size()) return a;
-        if (!word("or") || i >= text.size() || (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n'))
-            return std::nullopt;
-        const std::size_t at = i;
-        if (std::string next; equals(next)) {
-            a.literals.push_back(std::move(next));
-            continue;
-        }
-        i = at;
-        std::string table;
-        if (!(word("not") && word("(") && word("pg:in-table") && word("(") && quoted(table) && word(",") && word(".") && word(")") &&
-              word(")")))
-            return std::nullopt;
-        if (table.empty() || table.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos)
-            return std::nullopt;
-        a.table = std::move(table);
-        space();
-        return i == text.size() ? std::optional<native_assertion>(std::move(a)) : std::nullopt;
-    }
-}
-
-bool native_assertion::holds(xmlNode* node, const environment& env) const {
-    // string(.) as XPath has it: the concatenated text of the node; then the functions' own trim.
-    xmlChar* raw = xmlNodeGetContent(node);
-    const std::string value(trim_view(raw ? reinterpret_cast<const char*>(raw) : ""));
-    if (raw) xmlFree(raw);
-    if (what == kind::in_table) return in_table(&env, table, value);
-    if (what == kind::decimals_at_most) return decimal_places(value) <= static_cast<std::size_t>(limit);
-    // normalize-space: trimmed, each inner run of XPath's four whitespace characters one space.
-    std::string normal;
-    normal.reserve(value.size());
-    bool gap = false;
-    for (char c : value) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            gap = true;
-            continue;
-        }
-        if (gap) normal += ' ';
-        gap = false;
-        normal += c;
-    }
-    for (auto& l : literals)
-        if (normal == l) return true;
-    return !table.empty() && !in_table(&env, table, value);
 }
 
 const xml::namespace_list& rule_book::namespaces(std::string_view family) const {
@@ -577,9 +484,7 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
             nodes = &selected.back().second;
         }
         for (xmlNode* n : *nodes) {
-            if (r->native) {
-                if (r->native->holds(n, env)) continue;
-            } else if (r->fast_assertion) {
+            if (r->fast_assertion) {
                 if (r->fast_assertion->boolean(n, env)) continue;
             } else {
                 auto ok = ctx.boolean(r->assertion, n);

@@ -35,7 +35,7 @@ inline constexpr const char* functions_namespace = "urn:portgate:xpath";
 
 namespace detail {
 // What pg:in-table, pg:decimals and pg:resident-id compute, for libxml2's XPath and portgate's own evaluation.
-bool in_table(const environment* env, const std::string& table, const std::string& value);
+bool in_table(const environment* env, std::string_view table, std::string_view value);
 std::size_t decimal_places(std::string_view v);
 bool resident_id(std::string_view v);
 std::string_view trim_view(std::string_view s);
@@ -91,28 +91,14 @@ private:
     std::vector<step> roots_;
 };
 
-// The assertions most rules make, recognised at load time and evaluated without the XPath engine (the same
-// verdict: pg:in-table's and pg:decimals' own code on the node's trimmed string value, XPath's normalize-space):
-// "pg:in-table('T', .)", "pg:decimals(.) <= N" and
-// "normalize-space(.) = 'a' [or normalize-space(.) = 'b' …] [or not(pg:in-table('T', .))]".
-struct native_assertion {
-    enum class kind { in_table, decimals_at_most, equals_any } what = kind::in_table;
-    std::string table;                  // in_table; equals_any: the table of its "or not(pg:in-table(…))", if any
-    int limit = 0;
-    std::vector<std::string> literals;  // equals_any
-    static std::optional<native_assertion> parse(std::string_view text);
-    bool holds(xmlNode* node, const environment& env) const;
-};
-
 struct rule {
     std::string id, family, severity, message, customs_code, file;
     stage applies_at = stage::any;  // draft = before signing only, sent = as sent (signed) only
     std::vector<std::string> types;  // empty = every type of the family
     xml::xpath_expr context, assertion, value;
-    std::optional<path_union> context_paths;  // the context, when it is a union of child paths (selected natively)
-    std::optional<native_assertion> native;    // the assertion, when it is one of the common forms
-    std::optional<fast_expr> fast_context;     // else: the context, the assertion, when within fast_expr's part of XPath
-    std::optional<fast_expr> fast_assertion;
+    std::optional<path_union> context_paths;  // the context, when it is a union of child paths (selected by a walk)
+    std::optional<fast_expr> fast_context;     // else the context, and the assertion, when within fast_expr's part of
+    std::optional<fast_expr> fast_assertion;   // XPath (nearly all rules); otherwise libxml2's XPath evaluates them
     int line = 0;
 };
 

@@ -110,6 +110,16 @@ struct raw_db {
     }
 };
 
+// Damages the store with `sql`, then reads payload `stage` of `id`: it must be refused (store_failed, never
+// wrong bytes); the refusal's message is returned for the caller to check what it names.
+std::string refusal_after(raw_db& raw, store::store& s, const std::string& sql, const std::string& id, const std::string& stage) {
+    CHECK(raw.exec(sql).empty());
+    auto p = s.payload(id, stage);
+    REQUIRE_FALSE(p);
+    CHECK(p.err().code == errc::store_failed);
+    return p.err().message;
+}
+
 std::vector<std::string> ids_of(const store::page& p) {
     std::vector<std::string> out;
     for (auto& m : p.items) out.push_back(m.id);
@@ -1058,23 +1068,11 @@ TEST_CASE("a later stage that differs from the first payload by one run is store
     CHECK(due->front().bytes == signed_doc);
 
     // Damage is an error naming what is wrong, never wrong bytes.
-    CHECK(raw.exec("UPDATE payload SET encoding = 'delta:mapped:1:999999:0' WHERE stage = 'same'").empty());
-    auto too_long = s->payload(m.id, "same");
-    REQUIRE_FALSE(too_long);
-    CHECK(too_long.err().code == errc::store_failed);
-    CHECK(too_long.err().message.find("base") != std::string::npos);
-    CHECK(raw.exec("UPDATE payload SET encoding = 'delta:mapped:x:1:0' WHERE stage = 'same'").empty());
-    auto malformed = s->payload(m.id, "same");
-    REQUIRE_FALSE(malformed);
-    CHECK(malformed.err().message.find("malformed") != std::string::npos);
-    CHECK(raw.exec("UPDATE payload SET encoding = 'delta:signed:1:0:0' WHERE stage = 'same'").empty());
-    auto chained = s->payload(m.id, "same");
-    REQUIRE_FALSE(chained);
-    CHECK(chained.err().message.find("delta itself") != std::string::npos);
-    CHECK(raw.exec("DELETE FROM payload WHERE stage = 'mapped'").empty());
-    auto orphan = s->payload(m.id, "signed");
-    REQUIRE_FALSE(orphan);
-    CHECK(orphan.err().message.find("missing") != std::string::npos);
+    auto refused = [&](const std::string& sql, const std::string& stage) { return refusal_after(raw, *s, sql, m.id, stage); };
+    CHECK(refused("UPDATE payload SET encoding = 'delta:mapped:1:999999:0' WHERE stage = 'same'", "same").find("base") != std::string::npos);
+    CHECK(refused("UPDATE payload SET encoding = 'delta:mapped:x:1:0' WHERE stage = 'same'", "same").find("malformed") != std::string::npos);
+    CHECK(refused("UPDATE payload SET encoding = 'delta:signed:1:0:0' WHERE stage = 'same'", "same").find("delta itself") != std::string::npos);
+    CHECK(refused("DELETE FROM payload WHERE stage = 'mapped'", "signed").find("missing") != std::string::npos);
 }
 
 TEST_CASE("concurrent readers share the pooled connections and each gets its own answers", STORE_WRITES) {
@@ -1206,16 +1204,11 @@ TEST_CASE("payloads are stored compressed when that saves space and read back by
     CHECK(due->front().bytes == xml + "<!-- signed -->");
 
     // A damaged frame is an error that names the payload, not a crash nor wrong bytes.
-    CHECK(raw.exec("UPDATE payload SET bytes = substr(bytes, 1, 20) WHERE stage = 'inbound'").empty());
-    auto broken = s->payload(m.id, "inbound");
-    REQUIRE_FALSE(broken);
-    CHECK(broken.err().code == errc::store_failed);
-    CHECK(broken.err().message.find("inbound") != std::string::npos);
+    CHECK(refusal_after(raw, *s, "UPDATE payload SET bytes = substr(bytes, 1, 20) WHERE stage = 'inbound'", m.id, "inbound").find("inbound") !=
+          std::string::npos);
     // An encoding this portgate does not know (a newer one's) is refused the same way.
-    CHECK(raw.exec("UPDATE payload SET encoding = 'brotli' WHERE stage = 'signed'").empty());
-    auto unknown = s->payload(m.id, "signed");
-    REQUIRE_FALSE(unknown);
-    CHECK(unknown.err().message.find("brotli") != std::string::npos);
+    CHECK(refusal_after(raw, *s, "UPDATE payload SET encoding = 'brotli' WHERE stage = 'signed'", m.id, "signed").find("brotli") !=
+          std::string::npos);
 
     // The default keeps payloads as they are; a store reopened that way still reads the packed ones.
     auto m3 = message(seeded_id(3));

@@ -456,7 +456,13 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
     auto it = by_type_.find(type.id);
     if (it == by_type_.end()) return out;
     environment_scope scope(&env);
-    xml::xpath_context ctx(doc, namespaces(type.family), nullptr, &register_functions);
+    // libxml2's XPath only for the few rules fast_expr does not take, and for messages' {value}: made when
+    // first needed.
+    std::optional<xml::xpath_context> xpath;
+    auto ctx = [&]() -> xml::xpath_context& {
+        if (!xpath) xpath.emplace(doc, namespaces(type.family), nullptr, &register_functions);
+        return *xpath;
+    };
     xmlNode* root = xmlDocGetRootElement(doc);
     // Rules often share a context (the item lines, the currency fields): each distinct one is selected once
     // per check. Rules only read the document, so the node-sets stay valid.
@@ -476,7 +482,7 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
             } else if (r->fast_context) {
                 selected.emplace_back(&r->context.text(), r->fast_context->nodes(root, env));
             } else {
-                auto fresh = ctx.nodes(r->context, root);
+                auto fresh = ctx().nodes(r->context, root);
                 if (!fresh)
                     return error(errc::internal, fmt::format("rule {} ({}:{}): context: {}", r->id, r->file, r->line, fresh.err().message));
                 selected.emplace_back(&r->context.text(), std::move(fresh.value()));
@@ -487,7 +493,7 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
             if (r->fast_assertion) {
                 if (r->fast_assertion->boolean(n, env)) continue;
             } else {
-                auto ok = ctx.boolean(r->assertion, n);
+                auto ok = ctx().boolean(r->assertion, n);
                 if (!ok) return error(errc::internal, fmt::format("rule {} ({}:{}): assert: {}", r->id, r->file, r->line, ok.err().message));
                 if (*ok) continue;
             }
@@ -497,7 +503,7 @@ result<std::vector<finding>> rule_book::check(const formats::type_info& type, xm
             f.customs_code = r->customs_code;
             f.message = r->message;
             if (r->value) {
-                auto v = ctx.string(r->value, n);
+                auto v = ctx().string(r->value, n);
                 std::string shown = v ? v.value() : std::string("?");
                 auto pos = f.message.find("{value}");
                 if (pos != std::string::npos) f.message.replace(pos, 7, shown);

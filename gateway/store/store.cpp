@@ -1085,9 +1085,11 @@ void store::update_outbox(outbox_change c, completion done) { impl_->enqueue(std
 
 void store::resend(const std::string& message_id, completion done) { impl_->enqueue(resend_request{message_id}, std::move(done)); }
 
+constexpr const char* delta_base_sql = "SELECT bytes, encoding FROM payload WHERE message_seq = ? AND stage = ? AND version = ?";
+
 // A stored payload's bytes, unpacked: column `col` holds them as stored, `col + 1` their encoding. A delta is
-// applied to its base, payload (`seq`, stage, version) read with `base_query` (bytes, encoding) — itself a
-// whole payload, never another delta.
+// applied to its base, payload (`seq`, stage, version) read with `base_query` (delta_base_sql; prepared here
+// when null) — itself a whole payload, never another delta.
 static result<std::string> payload_bytes(sqlite3_stmt* st, int col, sqlite3* db, sqlite3_stmt* base_query, std::int64_t seq) {
     auto p = static_cast<const char*>(sqlite3_column_blob(st, col));
     std::string_view stored(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, col)));
@@ -1096,6 +1098,13 @@ static result<std::string> payload_bytes(sqlite3_stmt* st, int col, sqlite3* db,
     if (!ref) {
         if (encoding.starts_with(delta_prefix)) return error(errc::store_failed, fmt::format("payload encoding '{}' is malformed", encoding));
         return unpack(stored, encoding);
+    }
+    stmt_ptr own;
+    if (!base_query) {
+        auto q = prepare(db, delta_base_sql);
+        if (!q) return q.err();
+        own = std::move(q.value());
+        base_query = own.get();
     }
     reset_guard g{base_query};
     bind_value(base_query, 1, seq);
@@ -1111,8 +1120,6 @@ static result<std::string> payload_bytes(sqlite3_stmt* st, int col, sqlite3* db,
     if (!base) return base.err();
     return apply_delta(*base, *ref, stored);
 }
-
-constexpr const char* delta_base_sql = "SELECT bytes, encoding FROM payload WHERE message_seq = ? AND stage = ? AND version = ?";
 
 // Outbox rows matching `where`, their statements from `stmts` (the connection's). `with_bytes`: the payload
 // to send (the sender); listings leave it out.
@@ -1395,14 +1402,12 @@ result<std::optional<std::string>> store::payload(const std::string& id, const s
     auto q = prepare(db->get(), "SELECT p.bytes, p.encoding, p.message_seq FROM payload p JOIN message m ON m.seq = p.message_seq "
                                 "WHERE m.id = ? AND p.stage = ? ORDER BY p.version DESC LIMIT 1");
     if (!q) return q.err();
-    auto base = prepare(db->get(), delta_base_sql);
-    if (!base) return base.err();
     bind_value(q->get(), 1, id);
     bind_value(q->get(), 2, stage);
     std::optional<std::string> out;
     int rc = sqlite3_step(q->get());
     if (rc == SQLITE_ROW) {
-        auto bytes = payload_bytes(q->get(), 0, db->get(), base->get(), sqlite3_column_int64(q->get(), 2));
+        auto bytes = payload_bytes(q->get(), 0, db->get(), nullptr, sqlite3_column_int64(q->get(), 2));
         if (!bytes) {
             q->reset();
             return error(bytes.err().code, fmt::format("payload {} of message {}: {}", stage, id, bytes.err().message));

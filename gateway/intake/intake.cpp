@@ -345,7 +345,7 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
         } else {
             for (auto& o : res->outputs) {
                 m.children.push_back(make_output(s.partner->id, rt->id, o, *knowledge_));
-                auto sg = attach_signature(*rt, m.children.back(), problems);
+                auto sg = attach_signature(*rt, m.children.back(), problems, std::move(o.tree));
                 if (!sg) {
                     if (is_retryable(sg.err().code)) {
                         done({sg.err().code, false, false, "", "", m.type, sg.err().message, {}});
@@ -452,9 +452,9 @@ void pipeline::process(submission s, std::function<void(outcome)> done) {
     });
 }
 
-result<bool> pipeline::attach_signature(const config::route& r, store::new_message& m, std::vector<problem>& problems) {
+result<bool> pipeline::attach_signature(const config::route& r, store::new_message& m, std::vector<problem>& problems, xml::doc_ptr tree) {
     std::vector<formats::key_values> keys;
-    auto sg = sign_for_route(r, m.type, m.bytes, problems, &keys);
+    auto sg = sign_for_route(r, m.type, m.bytes, problems, &keys, std::move(tree));
     if (!sg) return sg.err();
     if (!*sg) return false;
     if (m.keys.empty())  // a mapped output checked only as signed: its keys come from that check
@@ -516,7 +516,8 @@ bool pipeline::signs(const config::route& r, const std::string& type) const {
 }
 
 result<std::optional<std::string>> pipeline::sign_for_route(const config::route& r, const std::string& type, const std::string& bytes,
-                                                            std::vector<problem>& problems, std::vector<formats::key_values>* keys) {
+                                                            std::vector<problem>& problems, std::vector<formats::key_values>* keys,
+                                                            xml::doc_ptr tree) {
     if (r.signer.empty()) return std::optional<std::string>();
     const formats::type_info* t = knowledge_->types->find(type);
     const formats::family_info* fam = t ? knowledge_->types->family(t->family) : nullptr;
@@ -525,9 +526,12 @@ result<std::optional<std::string>> pipeline::sign_for_route(const config::route&
     if (it == signers_.end()) return error(errc::sign_key_unavailable, fmt::format("signer '{}' is not open", r.signer));
     auto t0 = clock::now();
     sign::placement where = fam->sign_before.empty() ? sign::placement::last_child() : sign::placement::before_child(fam->sign_before);
-    // One parse serves both: the signer canonicalises it and adds its ds:Signature to it, and the as-sent
-    // rules below read it (the schema check still reads the signed bytes themselves).
-    auto parsed = xml::parse(bytes, cfg_.server.xml, type);
+    // One tree serves both: the signer canonicalises it and adds its ds:Signature to it, and the as-sent
+    // rules below read it (the schema check still reads the signed bytes themselves). The mapping's own
+    // result tree when the bytes hold it exactly and it keeps within the limits, else the bytes parsed.
+    std::optional<xml::document> adopted;
+    if (tree) adopted = xml::adopt(std::move(tree), bytes.size(), cfg_.server.xml);
+    auto parsed = adopted ? result<xml::document>(std::move(*adopted)) : xml::parse(bytes, cfg_.server.xml, type);
     result<std::string> signed_bytes = parsed ? sign::sign_document_into(*it->second, bytes, *parsed, where)
                                               : result<std::string>(parsed.err());
     stage_sign_->observe(seconds_since(t0));
@@ -682,7 +686,7 @@ std::size_t pipeline::complete_join(const config::route& wr, const config::route
             if (o.join_key != key) continue;
             u.children.push_back(make_output((*msg)->partner, wr.id, o, *knowledge_));
             std::vector<problem> sign_problems;
-            auto sg = attach_signature(wr, u.children.back(), sign_problems);
+            auto sg = attach_signature(wr, u.children.back(), sign_problems, std::move(o.tree));
             if (sg && *sg) {
                 mark_signed(wr, u.children.back());
             } else if (!sg) {

@@ -93,15 +93,18 @@ private:
     std::shared_ptr<const mapping::library> mappings_;
     std::map<std::string, std::shared_ptr<sign::identity>> signers_;
     // Signs the message's bytes with the route's signer (when its family is signed by portgate) and adds them
-    // as payload "signed"; false = not signed here. mark_signed records the state and event.
-    result<bool> attach_signature(const config::route& r, store::new_message& m, std::vector<problem>& problems);
+    // as payload "signed"; false = not signed here. mark_signed records the state and event. `tree`: the
+    // mapping's result tree that the bytes hold exactly (mapping::mapped::tree), signed instead of a new parse.
+    result<bool> attach_signature(const config::route& r, store::new_message& m, std::vector<problem>& problems,
+                                  xml::doc_ptr tree = nullptr);
     void mark_signed(const config::route& r, store::new_message& m) const;
     // Puts a customs message in the outbox of the route's endpoint (state QUEUED), when the route has one.
     void queue_for_customs(const config::route& r, store::new_message& m) const;
     // Signs `bytes` with the route's signer when its family is signed by portgate; nullopt = not signed.
     // `keys` (when given) receives the business keys the as-sent check found.
     result<std::optional<std::string>> sign_for_route(const config::route& r, const std::string& type, const std::string& bytes,
-                                                      std::vector<problem>& problems, std::vector<formats::key_values>* keys = nullptr);
+                                                      std::vector<problem>& problems, std::vector<formats::key_values>* keys = nullptr,
+                                                      xml::doc_ptr tree = nullptr);
     // True when the route's signer signs this type (its family is signed enveloped by portgate).
     bool signs(const config::route& r, const std::string& type) const;
     struct joiner;

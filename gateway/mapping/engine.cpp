@@ -231,10 +231,12 @@ std::string tidy(std::string s) {
     return out;
 }
 
-std::string dump_document(xmlDoc* d) {
+// `indent`: libxml2's formatting (whitespace added between element-only children), which every xsl:output
+// gets but an explicit indent="no".
+std::string dump_document(xmlDoc* d, bool indent) {
     xmlChar* buf = nullptr;
     int len = 0;
-    xmlDocDumpFormatMemoryEnc(d, &buf, &len, "UTF-8", 1);
+    xmlDocDumpFormatMemoryEnc(d, &buf, &len, "UTF-8", indent ? 1 : 0);
     std::string s = buf ? std::string(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(len)) : std::string();
     if (buf) xmlFree(buf);
     return s;
@@ -397,6 +399,7 @@ result<std::vector<output>> library::apply(std::string_view name, xmlDoc* input,
     }
     std::vector<output> outs;
     xmlNode* root = xmlDocGetRootElement(res);
+    const bool exact = style->indent == 0;  // xsl:output indent="no": written as the tree is
     bool text_method = style->method && xmlStrEqual(style->method, reinterpret_cast<const xmlChar*>("text"));
     if (text_method) {
         xmlChar* buf = nullptr;
@@ -424,17 +427,22 @@ result<std::vector<output>> library::apply(std::string_view name, xmlDoc* input,
                 xmlFree(t);
             }
             if (out.type.empty() && opt.type_of) out.type = opt.type_of(one);
-            out.bytes = dump_document(one);
-            xmlFreeDoc(one);
+            out.bytes = dump_document(one, !exact);
+            if (exact) out.tree.reset(one);
+            else xmlFreeDoc(one);
             outs.push_back(std::move(out));
         }
     } else if (root) {
         output out;
         if (opt.type_of) out.type = opt.type_of(res);
-        out.bytes = dump_document(res);
+        out.bytes = dump_document(res, !exact);
+        if (exact) {
+            out.tree.reset(res);
+            res = nullptr;
+        }
         outs.push_back(std::move(out));
     }
-    xmlFreeDoc(res);
+    if (res) xmlFreeDoc(res);
     return outs;
 }
 
@@ -469,7 +477,7 @@ std::string receipt_document(const formats::receipt_record& r, const receipt_ori
         attr(o, "partner", original->partner);
         attr(o, "partnerRef", original->partner_ref);
     }
-    std::string out = dump_document(d);
+    std::string out = dump_document(d, true);
     xmlFreeDoc(d);
     return out;
 }

@@ -21,6 +21,7 @@
 #include "gateway/formats/calendar.hpp"
 #include "gateway/formats/receipt.hpp"
 #include "gateway/rules/rules.hpp"
+#include "gateway/xml/parser.hpp"
 
 namespace portgate::mapping {
 
@@ -33,6 +34,10 @@ struct output {
     std::string type;   // pg:output/@type when given, else ""
     std::string bytes;  // a whole document (XML declaration, UTF-8) or text (method="text")
     bool text = false;
+    // The result tree `bytes` were written from, when they hold it exactly: a stylesheet whose xsl:output says
+    // indent="no" is serialised as it is, so a signer can take this tree (xml::adopt) instead of parsing the
+    // bytes again. Null otherwise (indented output: the bytes hold whitespace the tree does not).
+    xml::doc_ptr tree;
 };
 
 struct run_options {

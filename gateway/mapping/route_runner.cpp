@@ -109,6 +109,7 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
                 mp.keys = rep->keys;
             }
             mp.bytes = std::move(o.bytes);
+            mp.tree = std::move(o.tree);
             res.outputs.push_back(std::move(mp));
         }
         return ok();

@@ -3,6 +3,7 @@
 // error codes. Nothing is printed: every error channel libxml2 may use is captured for the parse.
 #include "gateway/xml/parser.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <mutex>
@@ -522,6 +523,59 @@ result<document> parse(std::string_view bytes, const limits& lim, std::string_vi
     out.depth = st.max_depth_seen;
     out.doc = std::move(doc);
     return out;
+}
+
+std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const limits& lim) {
+    // Text longer than the parser's value limit needs more bytes than that.
+    if (!tree || serialised_size > lim.max_bytes || serialised_size > value_limit) return std::nullopt;
+    xmlNode* root = xmlDocGetRootElement(tree.get());
+    if (root == nullptr) return std::nullopt;
+    for (xmlNode* n = tree->children; n != nullptr; n = n->next)
+        if (n->type != XML_ELEMENT_NODE && n->type != XML_COMMENT_NODE && n->type != XML_PI_NODE) return std::nullopt;
+    std::size_t elements = 0;
+    int depth = 0, deepest = 0;
+    xmlNode* n = root;
+    for (;;) {
+        switch (n->type) {
+        case XML_ELEMENT_NODE:
+            ++elements;
+            deepest = std::max(deepest, ++depth);
+            if (depth > lim.max_depth || elements > lim.max_elements) return std::nullopt;
+            break;
+        case XML_TEXT_NODE:
+            if (n->name == xmlStringTextNoenc) return std::nullopt;  // disable-output-escaping: its bytes parse to something else
+            break;
+        case XML_CDATA_SECTION_NODE:
+        case XML_COMMENT_NODE:
+        case XML_PI_NODE:
+            break;
+        default:
+            return std::nullopt;  // entity references, XInclude markers …: not what a parse of the bytes gives
+        }
+        if (n->type == XML_ELEMENT_NODE && n->children != nullptr) {
+            n = n->children;
+            continue;
+        }
+        // Leave n, and each ancestor whose last child it was.
+        for (;;) {
+            if (n->type == XML_ELEMENT_NODE) --depth;
+            if (n == root) {
+                document out;
+                if (root->ns != nullptr && root->ns->href != nullptr)
+                    out.root_namespace = reinterpret_cast<const char*>(root->ns->href);
+                out.root_name = reinterpret_cast<const char*>(root->name);
+                out.elements = elements;
+                out.depth = deepest;
+                out.doc = std::move(tree);
+                return out;
+            }
+            if (n->next != nullptr) {
+                n = n->next;
+                break;
+            }
+            n = n->parent;
+        }
+    }
 }
 
 std::string qualified_root(const document& d) {

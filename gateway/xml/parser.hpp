@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,13 @@ void initialise();
 // xml_too_deep, xml_too_many_elements, xml_bad_encoding, xml_value_too_long, xml_malformed — each with one
 // problem carrying line and column when libxml2 knows them.
 result<document> parse(std::string_view bytes, const limits& lim, std::string_view name = "document");
+
+// A tree portgate made itself (an XSLT result) together with the size of its serialisation, which writes it
+// exactly (no indentation added): taken as the document those bytes would parse to, without parsing them,
+// when it keeps within `lim` and holds only what a parse can give (elements, attributes, text, CDATA,
+// comments, processing instructions; no text to be written unescaped, no DTD). Otherwise nothing: parse the
+// bytes, which gives the precise error if there is one.
+std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const limits& lim);
 
 // "{ns}local" or "local" — the key routes match on.
 std::string qualified_root(const document& d);

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include <catch2/catch.hpp>
+#include <libxml/c14n.h>
 
 #include "gateway/xml/parser.hpp"
 #include "tests/support/gateway_process.hpp"
@@ -173,4 +174,142 @@ TEST_CASE("a stylesheet's own refusal, document() and foreign includes are error
     INFO(all);
     CHECK(all.find("escape.xsl") != std::string::npos);
     CHECK(all.find("broken.xsl") != std::string::npos);
+}
+
+namespace {
+
+// Inclusive C14N 1.0 by libxml2 itself (not the signer's code): what a verifier digests.
+std::string c14n(xmlDoc* d, bool comments) {
+    xmlChar* buf = nullptr;
+    const int n = xmlC14NDocDumpMemory(d, nullptr, XML_C14N_1_0, nullptr, comments ? 1 : 0, &buf);
+    std::string s = n >= 0 && buf ? std::string(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n)) : std::string("<failed>");
+    if (buf) xmlFree(buf);
+    return s;
+}
+
+// An input with what a copy has to carry over: namespaces (default, prefixed, undeclared default), comments,
+// processing instructions, CDATA, character references, non-ASCII text, attribute values with whitespace.
+constexpr const char* awkward = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- before -->\n"
+    "<Batch xmlns=\"urn:test:shop\" xmlns:x=\"urn:test:x\" x:at=\"a&#9;b&#10;c &quot;q&quot; &lt;&amp;&gt;\"><?pi some data?>"
+    "<Order><no>A1</no><!-- a comment --><note><![CDATA[<b>bold</b> & ]]></note><cur>USD</cur>"
+    "<plain xmlns=\"\"><inner>杭州 &#13;line&#xD;&#xA;</inner></plain><x:e x:y=\"1\" b=\"2\"/></Order>"
+    "<Order><no>A2</no><cur>CNY</cur></Order></Batch>\n<?after end?>";
+
+}  // namespace
+
+TEST_CASE("a stylesheet with indent=\"no\" hands over its result tree, which canonicalises as its bytes parsed do", "[mapping][sign]") {
+    portgate::xml::initialise();
+    fixture fx;
+    // The enrich shape: identity with a few values replaced, plus what a stylesheet may make itself.
+    const std::string identity = R"~(
+  <xsl:template match="*"><xsl:copy><xsl:copy-of select="@*"/><xsl:apply-templates/></xsl:copy></xsl:template>
+  <xsl:template match="text()|comment()|processing-instruction()"><xsl:copy/></xsl:template>
+  <xsl:template match="s:cur"><xsl:copy><xsl:value-of select="pg:code('currency', .)"/></xsl:copy></xsl:template>
+  <xsl:template match="s:Order[1]">
+    <xsl:copy><xsl:copy-of select="@*"/>
+      <xsl:attribute name="made">t&#9;a&#10;b "c" &lt;&amp;</xsl:attribute>
+      <xsl:apply-templates/>
+      <xsl:element name="k:made" namespace="urn:test:k">r&#13;n ]]&gt; 美元<xsl:comment> c </xsl:comment><xsl:processing-instruction name="p">q</xsl:processing-instruction></xsl:element>
+      <bare xmlns=""><xsl:value-of select="pg:param('copCode')"/></bare>
+      <s:cdata>a &lt; b</s:cdata>
+    </xsl:copy>
+  </xsl:template>)~";
+    fx.sheet("exact.xsl", "<xsl:output method=\"xml\" encoding=\"UTF-8\" indent=\"no\" cdata-section-elements=\"s:cdata\"/>" + identity);
+    fx.sheet("indented.xsl", "<xsl:output method=\"xml\" encoding=\"UTF-8\" indent=\"yes\"/>" + identity);
+    fx.sheet("unsaid.xsl", identity);
+    auto lib = fx.load();
+    INFO((lib ? std::string() : lib.err().message));
+    REQUIRE(lib);
+    std::map<std::string, std::string> params{{"copCode", "3301960ABC"}};
+    m::run_options opt;
+    opt.params = &params;
+    portgate::xml::limits lim;
+
+    for (const std::string& input : {std::string(awkward), std::string(batch)}) {
+        INFO(input);
+        auto doc = portgate::xml::parse(input, lim, "input");
+        REQUIRE(doc);
+        auto outs = (*lib)->apply("exact.xsl", doc->doc.get(), opt);
+        INFO((outs ? std::string() : outs.err().message));
+        REQUIRE(outs);
+        REQUIRE(outs->size() == 1);
+        auto& o = (*outs)[0];
+        INFO(o.bytes);
+        REQUIRE(o.tree);
+        CHECK(o.bytes.find("<![CDATA[a < b]]>") != std::string::npos);  // the CDATA section is in the tree too
+        auto parsed = portgate::xml::parse(o.bytes, lim, "output");
+        REQUIRE(parsed);
+        const std::string with = c14n(o.tree.get(), true), without = c14n(o.tree.get(), false);
+        auto adopted = portgate::xml::adopt(std::move(o.tree), o.bytes.size(), lim);
+        REQUIRE(adopted);
+        CHECK(adopted->root_name == parsed->root_name);
+        CHECK(adopted->root_namespace == parsed->root_namespace);
+        CHECK(adopted->elements == parsed->elements);
+        CHECK(adopted->depth == parsed->depth);
+        CHECK(without == c14n(parsed->doc.get(), false));
+        CHECK(with == c14n(parsed->doc.get(), true));
+        CHECK(with != without);  // the comments are there, so the comparison above saw them
+        // The limits of a parse hold for the tree: exactly at them it is taken, one below it is not.
+        auto again = (*lib)->apply("exact.xsl", doc->doc.get(), opt);
+        REQUIRE(again);
+        portgate::xml::limits tight = lim;
+        tight.max_depth = parsed->depth;
+        tight.max_elements = parsed->elements;
+        tight.max_bytes = (*again)[0].bytes.size();
+        auto at_limits = portgate::xml::adopt(std::move((*again)[0].tree), (*again)[0].bytes.size(), tight);
+        CHECK(at_limits);
+        for (int which = 0; which < 3; ++which) {
+            auto once = (*lib)->apply("exact.xsl", doc->doc.get(), opt);
+            REQUIRE(once);
+            portgate::xml::limits over = tight;
+            if (which == 0) over.max_depth -= 1;
+            if (which == 1) over.max_elements -= 1;
+            if (which == 2) over.max_bytes -= 1;
+            CHECK_FALSE(portgate::xml::adopt(std::move((*once)[0].tree), (*once)[0].bytes.size(), over));
+            CHECK(portgate::xml::parse((*once)[0].bytes, over, "output").err().code != portgate::errc::ok);  // and a parse refuses too
+        }
+
+        // Indented output (asked for, or xsl:output silent, as before) has whitespace the tree lacks: no tree.
+        for (const char* sheet : {"indented.xsl", "unsaid.xsl"}) {
+            auto ind = (*lib)->apply(sheet, doc->doc.get(), opt);
+            REQUIRE(ind);
+            CHECK_FALSE((*ind)[0].tree);
+        }
+    }
+}
+
+TEST_CASE("xml::adopt refuses a tree whose bytes would parse to something else", "[mapping][sign]") {
+    portgate::xml::initialise();
+    fixture fx;
+    fx.sheet("doe.xsl", R"~(<xsl:output method="xml" indent="no"/>
+  <xsl:template match="/"><r><xsl:value-of select="'&lt;b/&gt;'" disable-output-escaping="yes"/></r></xsl:template>)~");
+    auto lib = fx.load();
+    REQUIRE(lib);
+    auto doc = portgate::xml::parse(batch, {}, "batch");
+    REQUIRE(doc);
+    auto outs = (*lib)->apply("doe.xsl", doc->doc.get(), {});
+    REQUIRE(outs);
+    auto& o = (*outs)[0];
+    INFO(o.bytes);
+    CHECK(o.bytes.find("\"><b/></r>") != std::string::npos);  // the bytes hold an element the tree has as text
+    REQUIRE(o.tree);
+    CHECK_FALSE(portgate::xml::adopt(std::move(o.tree), o.bytes.size(), {}));
+
+    // Hand-made trees: an entity reference, a DTD.
+    auto made = [] {
+        portgate::xml::doc_ptr d(xmlNewDoc(reinterpret_cast<const xmlChar*>("1.0")));
+        xmlNode* root = xmlNewDocNode(d.get(), nullptr, reinterpret_cast<const xmlChar*>("r"), nullptr);
+        xmlDocSetRootElement(d.get(), root);
+        xmlAddChild(root, xmlNewDocNode(d.get(), nullptr, reinterpret_cast<const xmlChar*>("c"), nullptr));
+        return d;
+    };
+    auto plain = made();
+    CHECK(portgate::xml::adopt(std::move(plain), 100, {}));
+    auto ent = made();
+    xmlAddChild(xmlDocGetRootElement(ent.get())->children, xmlNewReference(ent.get(), reinterpret_cast<const xmlChar*>("&e;")));
+    CHECK_FALSE(portgate::xml::adopt(std::move(ent), 100, {}));
+    auto dtd = made();
+    xmlCreateIntSubset(dtd.get(), reinterpret_cast<const xmlChar*>("r"), nullptr, reinterpret_cast<const xmlChar*>("r.dtd"));
+    CHECK_FALSE(portgate::xml::adopt(std::move(dtd), 100, {}));
+    CHECK_FALSE(portgate::xml::adopt(nullptr, 100, {}));
 }

@@ -231,8 +231,7 @@ std::string tidy(std::string s) {
     return out;
 }
 
-// `indent`: libxml2's formatting (whitespace added between element-only children), which every xsl:output
-// gets but an explicit indent="no".
+// `indent`: libxml2's formatting (whitespace added between element-only children).
 std::string dump_document(xmlDoc* d, bool indent) {
     xmlChar* buf = nullptr;
     int len = 0;
@@ -243,6 +242,35 @@ std::string dump_document(xmlDoc* d, bool indent) {
 }
 
 }  // namespace
+
+void add_indentation(xmlDoc* doc) {
+    // libxml2 (xmlsave.c): two spaces a level, capped at 60 characters (30 levels).
+    static const std::string spaces(60, ' ');
+    auto text = [doc](int level) {
+        std::string s = "\n" + spaces.substr(0, static_cast<std::size_t>(std::min(level, 30)) * 2);
+        return xmlNewDocTextLen(doc, reinterpret_cast<const xmlChar*>(s.data()), static_cast<int>(s.size()));
+    };
+    xmlNode* root = doc ? xmlDocGetRootElement(doc) : nullptr;
+    if (!root) return;
+    // Elements to format, with their level: their children are indented one level deeper.
+    std::vector<std::pair<xmlNode*, int>> todo{{root, 0}};
+    while (!todo.empty()) {
+        auto [e, level] = todo.back();
+        todo.pop_back();
+        if (e->children == nullptr) continue;  // <a/>
+        bool mixed = false;
+        for (xmlNode* c = e->children; c != nullptr && !mixed; c = c->next)
+            mixed = c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE || c->type == XML_ENTITY_REF_NODE;
+        if (mixed) continue;  // written as it is, and all below it
+        for (xmlNode* c = e->children; c != nullptr;) {
+            xmlNode* next = c->next;
+            xmlAddPrevSibling(c, text(level + 1));
+            if (c->type == XML_ELEMENT_NODE) todo.emplace_back(c, level + 1);
+            c = next;
+        }
+        xmlAddChild(e, text(level));
+    }
+}
 
 struct library::compiled {
     std::string name;
@@ -399,7 +427,8 @@ result<std::vector<output>> library::apply(std::string_view name, xmlDoc* input,
     }
     std::vector<output> outs;
     xmlNode* root = xmlDocGetRootElement(res);
-    const bool exact = style->indent == 0;  // xsl:output indent="no": written as the tree is
+    // xsl:output indent="no" is written as the tree is; otherwise the tree gets the indentation first.
+    const bool indent = style->indent != 0;
     bool text_method = style->method && xmlStrEqual(style->method, reinterpret_cast<const xmlChar*>("text"));
     if (text_method) {
         xmlChar* buf = nullptr;
@@ -427,19 +456,18 @@ result<std::vector<output>> library::apply(std::string_view name, xmlDoc* input,
                 xmlFree(t);
             }
             if (out.type.empty() && opt.type_of) out.type = opt.type_of(one);
-            out.bytes = dump_document(one, !exact);
-            if (exact) out.tree.reset(one);
-            else xmlFreeDoc(one);
+            if (indent) add_indentation(one);
+            out.bytes = dump_document(one, false);
+            out.tree.reset(one);
             outs.push_back(std::move(out));
         }
     } else if (root) {
         output out;
         if (opt.type_of) out.type = opt.type_of(res);
-        out.bytes = dump_document(res, !exact);
-        if (exact) {
-            out.tree.reset(res);
-            res = nullptr;
-        }
+        if (indent) add_indentation(res);
+        out.bytes = dump_document(res, false);
+        out.tree.reset(res);
+        res = nullptr;
         outs.push_back(std::move(out));
     }
     if (res) xmlFreeDoc(res);

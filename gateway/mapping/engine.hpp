@@ -34,9 +34,9 @@ struct output {
     std::string type;   // pg:output/@type when given, else ""
     std::string bytes;  // a whole document (XML declaration, UTF-8) or text (method="text")
     bool text = false;
-    // The result tree `bytes` were written from, when they hold it exactly: a stylesheet whose xsl:output says
-    // indent="no" is serialised as it is, so a signer can take this tree (xml::adopt) instead of parsing the
-    // bytes again. Null otherwise (indented output: the bytes hold whitespace the tree does not).
+    // The result tree `bytes` were written from, which they hold exactly (an indented output's indentation is
+    // added to the tree first, add_indentation), so a signer can take it (xml::adopt) instead of parsing the
+    // bytes again. Null for text output.
     xml::doc_ptr tree;
 };
 
@@ -50,6 +50,12 @@ struct run_options {
     // ("" = unknown); unset = outputs without a declared type stay untyped.
     std::function<std::string(xmlDoc*)> type_of;
 };
+
+// Adds to the tree, as whitespace text nodes, the indentation libxml2's formatted serialisation would write
+// (xmlDocDumpFormatMemory with format 1: a newline and two spaces a level, at most 30 levels, between the
+// children of elements that hold no text, CDATA or entity reference, and none inside those that do), so
+// that an unformatted serialisation of the tree gives the same bytes as a formatted one of the tree before.
+void add_indentation(xmlDoc* doc);
 
 class library {
 public:

@@ -91,7 +91,13 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
                 if (opt.now) vo.now = opt.now;
                 xml::limits lim;
                 lim.max_bytes = std::size_t(64) << 20;
-                auto rep = validation::check(k, o.bytes, vo, lim, fmt::format("{}#{}", m.stylesheet, n));
+                const std::string name = fmt::format("{}#{}", m.stylesheet, n);
+                // The result tree the bytes hold exactly, when it can be taken, instead of parsing them again; a
+                // rule broken is checked again from the bytes, so that its problems carry the lines of the bytes.
+                std::optional<xml::document> adopted;
+                if (o.tree) adopted = xml::adopt(std::move(o.tree), o.bytes.size(), lim);
+                auto rep = adopted ? validation::check_parsed(k, *adopted, o.bytes, vo, lim, name) : validation::check(k, o.bytes, vo, lim, name);
+                if (rep && !rep->valid() && rep->code == errc::rule_violated && adopted) rep = validation::check(k, o.bytes, vo, lim, name);
                 if (!rep) return rep.err();
                 if (!rep->valid()) {
                     std::vector<problem> ps;
@@ -109,7 +115,7 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
                 mp.keys = rep->keys;
             }
             mp.bytes = std::move(o.bytes);
-            mp.tree = std::move(o.tree);
+            if (later) mp.tree = std::move(o.tree);  // for the signer; no longer needed otherwise
             res.outputs.push_back(std::move(mp));
         }
         return ok();

@@ -25,7 +25,7 @@ struct mapped {
     std::string join_key;   // the key value a join ran for ("" otherwise)
     std::string bytes;
     std::vector<formats::key_values> keys;
-    xml::doc_ptr tree;  // the result tree `bytes` hold exactly, when they do (mapping::output::tree)
+    xml::doc_ptr tree;  // the result tree `bytes` hold exactly, kept for outputs checked later as signed
 };
 
 // A join whose other document has not arrived: the input waits (the pipeline keeps it, visible as such).

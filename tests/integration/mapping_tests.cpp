@@ -174,6 +174,13 @@ TEST_CASE("a mapping that cannot map is a reject naming the stylesheet and the r
     auto b = body_json(bad);
     CHECK(b["code"] == "PG-307");
     CHECK(b.dump().find("IMP_ORDER_PAID") != std::string::npos);
+    // The output's rule is checked on the mapping's tree, then again from its bytes for the line it names:
+    // the OrderHead's in the indented output (the XML declaration, CEB311Message, Order, OrderHead), not the
+    // line of the stylesheet or of the input the tree's nodes came from.
+    INFO(b.dump());
+    REQUIRE(b["errors"].size() == 1);
+    CHECK(b["errors"][0]["path"] == "/CEB311Message/Order/OrderHead");
+    CHECK(b["errors"][0]["line"] == 4);
     auto stored = get_message(c, b["id"]);
     CHECK(stored["state"] == "REJECTED");
     CHECK(stored.count("outputs") == 0);

@@ -4,6 +4,7 @@
 #include "gateway/mapping/engine.hpp"
 
 #include <fstream>
+#include <random>
 #include <regex>
 
 #include <catch2/catch.hpp>
@@ -269,11 +270,18 @@ TEST_CASE("a stylesheet with indent=\"no\" hands over its result tree, which can
             CHECK(portgate::xml::parse((*once)[0].bytes, over, "output").err().code != portgate::errc::ok);  // and a parse refuses too
         }
 
-        // Indented output (asked for, or xsl:output silent, as before) has whitespace the tree lacks: no tree.
+        // Indented output (asked for, or xsl:output silent, as before): the indentation is in the tree too.
         for (const char* sheet : {"indented.xsl", "unsaid.xsl"}) {
             auto ind = (*lib)->apply(sheet, doc->doc.get(), opt);
             REQUIRE(ind);
-            CHECK_FALSE((*ind)[0].tree);
+            auto& io = (*ind)[0];
+            INFO(io.bytes);
+            REQUIRE(io.tree);
+            auto ip = portgate::xml::parse(io.bytes, lim, "indented");
+            REQUIRE(ip);
+            CHECK(c14n(io.tree.get(), true) == c14n(ip->doc.get(), true));
+            CHECK(c14n(io.tree.get(), true) != with);  // it is indented
+            CHECK(portgate::xml::adopt(std::move(io.tree), io.bytes.size(), lim));
         }
     }
 }
@@ -312,4 +320,55 @@ TEST_CASE("xml::adopt refuses a tree whose bytes would parse to something else",
     xmlCreateIntSubset(dtd.get(), reinterpret_cast<const xmlChar*>("r"), nullptr, reinterpret_cast<const xmlChar*>("r.dtd"));
     CHECK_FALSE(portgate::xml::adopt(std::move(dtd), 100, {}));
     CHECK_FALSE(portgate::xml::adopt(nullptr, 100, {}));
+}
+
+TEST_CASE("add_indentation gives the tree the whitespace libxml2's formatted output writes", "[mapping]") {
+    portgate::xml::initialise();
+    std::mt19937 rng(20261124);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    auto dump = [](xmlDoc* d, int format) {
+        xmlChar* buf = nullptr;
+        int len = 0;
+        xmlDocDumpFormatMemoryEnc(d, &buf, &len, "UTF-8", format);
+        std::string s(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(len));
+        xmlFree(buf);
+        return s;
+    };
+    int indented = 0;
+    for (int round = 0; round < 400; ++round) {
+        portgate::xml::doc_ptr d(xmlNewDoc(reinterpret_cast<const xmlChar*>("1.0")));
+        xmlNs* ns = nullptr;
+        xmlNode* root = xmlNewDocNode(d.get(), nullptr, reinterpret_cast<const xmlChar*>("r"), nullptr);
+        xmlDocSetRootElement(d.get(), root);
+        if (pick(2)) ns = xmlNewNs(root, reinterpret_cast<const xmlChar*>("urn:x"), reinterpret_cast<const xmlChar*>("x"));
+        // Random children down to 40 levels (beyond libxml2's 30-level cap on indentation).
+        std::vector<std::pair<xmlNode*, int>> open{{root, 0}};
+        const int nodes = 1 + pick(60);
+        for (int i = 0; i < nodes; ++i) {
+            auto [parent, level] = open[static_cast<std::size_t>(pick(static_cast<int>(open.size())))];
+            if (round % 10 == 0) std::tie(parent, level) = open.back();  // deep chains
+            const int kind = round % 10 == 0 && i < 36 ? 0 : pick(10);
+            if (kind < 6 && level < 40) {
+                xmlNode* e = xmlNewDocNode(d.get(), pick(3) == 0 ? ns : nullptr, reinterpret_cast<const xmlChar*>(pick(2) ? "a" : "b"), nullptr);
+                if (pick(4) == 0) xmlNewProp(e, reinterpret_cast<const xmlChar*>("k"), reinterpret_cast<const xmlChar*>("v\t1"));
+                xmlAddChild(parent, e);
+                open.emplace_back(e, level + 1);
+            } else if (kind == 6) {
+                xmlAddChild(parent, xmlNewDocText(d.get(), reinterpret_cast<const xmlChar*>(pick(2) ? "t" : " ")));
+            } else if (kind == 7) {
+                xmlAddChild(parent, xmlNewDocComment(d.get(), reinterpret_cast<const xmlChar*>(" c ")));
+            } else if (kind == 8) {
+                xmlAddChild(parent, xmlNewDocPI(d.get(), reinterpret_cast<const xmlChar*>("p"), reinterpret_cast<const xmlChar*>("q")));
+            } else {
+                xmlAddChild(parent, xmlNewCDataBlock(d.get(), reinterpret_cast<const xmlChar*>("<c>"), 3));
+            }
+        }
+        const std::string formatted = dump(d.get(), 1);
+        portgate::xml::doc_ptr copy(xmlCopyDoc(d.get(), 1));
+        m::add_indentation(copy.get());
+        INFO(formatted);
+        REQUIRE(dump(copy.get(), 0) == formatted);
+        if (formatted != dump(d.get(), 0)) ++indented;
+    }
+    CHECK(indented > 100);  // most trees had something to indent: the comparison above saw it
 }

@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <libxml/SAX2.h>
+#include <libxml/chvalid.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
@@ -525,29 +527,101 @@ result<document> parse(std::string_view bytes, const limits& lim, std::string_vi
     return out;
 }
 
+namespace {
+
+// Every character one XML 1.0 allows (libxml2 keeps what a stylesheet makes as UTF-8, allowed or not).
+bool xml_chars(const xmlChar* s) {
+    if (s == nullptr) return true;
+    while (*s != 0) {
+        if (*s < 0x80) {
+            if (*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r') return false;
+            ++s;
+            continue;
+        }
+        int len = 4;
+        const int c = xmlGetUTF8Char(s, &len);
+        if (c < 0 || len <= 0 || !xmlIsCharQ(c)) return false;
+        s += len;
+    }
+    return true;
+}
+
+bool has(const xmlChar* s, const char* what) {
+    return s != nullptr && std::string_view(reinterpret_cast<const char*>(s)).find(what) != std::string_view::npos;
+}
+
+// The namespace `ns` (null: none) is what `prefix` means at `at` in the written document: the serialiser
+// writes the prefix only, and a declaration nearer than the node's own would rebind it.
+bool bound_as_written(xmlDoc* doc, xmlNode* at, const xmlNs* ns, bool attribute) {
+    if (ns == nullptr) {
+        if (attribute) return true;  // an unprefixed attribute is in no namespace
+        const xmlNs* d = xmlSearchNs(doc, at, nullptr);
+        return d == nullptr || d->href == nullptr || d->href[0] == 0;
+    }
+    if (ns->href == nullptr || (attribute && ns->prefix == nullptr)) return false;
+    const xmlNs* found = xmlSearchNs(doc, at, ns->prefix);
+    return found != nullptr && found->href != nullptr && xmlStrEqual(found->href, ns->href);
+}
+
+}  // namespace
+
 std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const limits& lim) {
-    // Text longer than the parser's value limit needs more bytes than that.
-    if (!tree || serialised_size > lim.max_bytes || serialised_size > value_limit) return std::nullopt;
-    xmlNode* root = xmlDocGetRootElement(tree.get());
+    // Text longer than the parser's value limit needs more bytes than that; libxml2 refuses nesting deeper
+    // than 256 whatever max_depth says (those fall back to a parse, which says so precisely).
+    if (!tree || tree->type != XML_DOCUMENT_NODE || serialised_size > lim.max_bytes || serialised_size > value_limit) return std::nullopt;
+    const int max_depth = std::min(lim.max_depth, 256);
+    xmlDoc* doc = tree.get();
+    xmlNode* root = xmlDocGetRootElement(doc);
     if (root == nullptr) return std::nullopt;
-    for (xmlNode* n = tree->children; n != nullptr; n = n->next)
-        if (n->type != XML_ELEMENT_NODE && n->type != XML_COMMENT_NODE && n->type != XML_PI_NODE) return std::nullopt;
     std::size_t elements = 0;
     int depth = 0, deepest = 0;
+    // One element at the top, and only comments and processing instructions around it.
+    int tops = 0;
+    for (xmlNode* n = doc->children; n != nullptr; n = n->next)
+        if (n->type == XML_ELEMENT_NODE) ++tops;
+    if (tops != 1) return std::nullopt;
+    // What the serialiser writes as it is and a parse reads back otherwise: a CR in a CDATA section, a
+    // comment or a processing instruction (read as LF); whitespace leading a PI's data (dropped); a PI's
+    // "?>", a comment's "--" (malformed).
+    auto written_back = [](xmlNode* n) {
+        switch (n->type) {
+        case XML_COMMENT_NODE:
+            return !has(n->content, "\r") && !has(n->content, "--") && !(n->content && n->content[0] && n->content[xmlStrlen(n->content) - 1] == '-') &&
+                   xml_chars(n->content);
+        case XML_PI_NODE:
+            return !has(n->content, "\r") && !has(n->content, "?>") &&
+                   !(n->content && (n->content[0] == ' ' || n->content[0] == '\t' || n->content[0] == '\n')) && xml_chars(n->content) &&
+                   xmlStrlen(n->name) <= XML_MAX_NAME_LENGTH;
+        default:
+            return false;
+        }
+    };
+    for (xmlNode* n = doc->children; n != nullptr; n = n->next)
+        if (n != root && !written_back(n)) return std::nullopt;
     xmlNode* n = root;
     for (;;) {
         switch (n->type) {
         case XML_ELEMENT_NODE:
             ++elements;
             deepest = std::max(deepest, ++depth);
-            if (depth > lim.max_depth || elements > lim.max_elements) return std::nullopt;
+            if (depth > max_depth || elements > lim.max_elements) return std::nullopt;
+            if (xmlStrlen(n->name) > XML_MAX_NAME_LENGTH || !bound_as_written(doc, n, n->ns, false)) return std::nullopt;
+            for (xmlAttr* a = n->properties; a != nullptr; a = a->next) {
+                if (xmlStrlen(a->name) > XML_MAX_NAME_LENGTH || !bound_as_written(doc, n, a->ns, true)) return std::nullopt;
+                for (xmlNode* v = a->children; v != nullptr; v = v->next)
+                    if (v->type != XML_TEXT_NODE || !xml_chars(v->content)) return std::nullopt;
+            }
             break;
         case XML_TEXT_NODE:
-            if (n->name == xmlStringTextNoenc) return std::nullopt;  // disable-output-escaping: its bytes parse to something else
+            // disable-output-escaping: its bytes parse to something else
+            if (n->name == xmlStringTextNoenc || !xml_chars(n->content)) return std::nullopt;
             break;
         case XML_CDATA_SECTION_NODE:
+            if (has(n->content, "\r") || !xml_chars(n->content)) return std::nullopt;
+            break;
         case XML_COMMENT_NODE:
         case XML_PI_NODE:
+            if (!written_back(n)) return std::nullopt;
             break;
         default:
             return std::nullopt;  // entity references, XInclude markers …: not what a parse of the bytes gives

@@ -44,9 +44,12 @@ result<document> parse(std::string_view bytes, const limits& lim, std::string_vi
 
 // A tree portgate made itself (an XSLT result) together with the size of its serialisation, which writes it
 // exactly (no indentation added): taken as the document those bytes would parse to, without parsing them,
-// when it keeps within `lim` and holds only what a parse can give (elements, attributes, text, CDATA,
-// comments, processing instructions; no text to be written unescaped, no DTD). Otherwise nothing: parse the
-// bytes, which gives the precise error if there is one.
+// when it keeps within `lim` and a parse of the bytes is sure to give it back — one root element; elements,
+// attributes, text, CDATA, comments and processing instructions only; every character allowed in XML; every
+// prefix meaning, where it is written, the namespace the node is in; no text written unescaped
+// (disable-output-escaping); no CR in CDATA, comments or processing instructions, no whitespace leading a
+// processing instruction's data (a parse changes those). Otherwise nothing: parse the bytes, which gives
+// the precise error if there is one.
 std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const limits& lim);
 
 // "{ns}local" or "local" — the key routes match on.

@@ -589,6 +589,9 @@ std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const l
             return !has(n->content, "\r") && !has(n->content, "--") && !(n->content && n->content[0] && n->content[xmlStrlen(n->content) - 1] == '-') &&
                    xml_chars(n->content);
         case XML_PI_NODE:
+            // A target a stylesheet computed is written as it is: it must be one a parse reads back.
+            if (n->name == nullptr || xmlValidateNCName(n->name, 0) != 0 || xmlStrcasecmp(n->name, reinterpret_cast<const xmlChar*>("xml")) == 0)
+                return false;
             return !has(n->content, "\r") && !has(n->content, "?>") &&
                    !(n->content && (n->content[0] == ' ' || n->content[0] == '\t' || n->content[0] == '\n')) && xml_chars(n->content) &&
                    xmlStrlen(n->name) <= XML_MAX_NAME_LENGTH;

@@ -47,8 +47,9 @@ result<document> parse(std::string_view bytes, const limits& lim, std::string_vi
 // when it keeps within `lim` and a parse of the bytes is sure to give it back — one root element; elements,
 // attributes, text, CDATA, comments and processing instructions only; every character allowed in XML; every
 // prefix meaning, where it is written, the namespace the node is in; no text written unescaped
-// (disable-output-escaping); no CR in CDATA, comments or processing instructions, no whitespace leading a
-// processing instruction's data (a parse changes those). Otherwise nothing: parse the bytes, which gives
+// (disable-output-escaping); processing instruction targets that are names other than "xml"; no CR in
+// CDATA, comments or processing instructions, no whitespace leading a processing instruction's data (a parse
+// changes those). Otherwise nothing: parse the bytes, which gives
 // the precise error if there is one.
 std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const limits& lim);
 

@@ -43,6 +43,13 @@ std::string f0(double v) { return std::isnan(v) ? "-" : fmt::format("{:.0f}", v)
 std::string f1(double v) { return std::isnan(v) ? "-" : fmt::format("{:.1f}", v); }
 std::string f2(double v) { return std::isnan(v) ? "-" : fmt::format("{:.2f}", v); }
 
+// A Google Benchmark entry's real time in µs.
+double us_of(const json& b) {
+    const double t = num(b, "/real_time"_json_pointer);
+    const std::string unit = b.value("time_unit", "ns");
+    return unit == "ns" ? t / 1000 : unit == "us" ? t : unit == "ms" ? t * 1000 : t * 1e6;
+}
+
 // The last run with this label (a rerun replaces an earlier one).
 const json* run(const json& runs, const std::string& label) {
     const json* found = nullptr;
@@ -127,9 +134,7 @@ int main(int argc, char** argv) {
         std::cout << fmt::format("{:<52} {:>12} {:>12}\n", "stage", "µs/op", "items/s");
         for (auto& b : (*stages)["benchmarks"]) {
             if (b.value("run_type", "iteration") == "aggregate") continue;
-            double t = num(b, "/real_time"_json_pointer);
-            std::string unit = b.value("time_unit", "ns");
-            double us = unit == "ns" ? t / 1000 : unit == "us" ? t : unit == "ms" ? t * 1000 : t * 1e6;
+            double us = us_of(b);
             double ips = num(b, "/items_per_second"_json_pointer);
             std::cout << fmt::format("{:<52} {:>12} {:>12}\n", b.value("name", "?"), f1(us), f0(ips));
             stage_us[b.value("name", "?")] = us;
@@ -172,9 +177,7 @@ int main(int argc, char** argv) {
         for (auto& b : (*floor_runs)["benchmarks"]) {
             if (b.value("run_type", "iteration") == "aggregate") continue;
             const std::string name = b.value("run_name", b.value("name", "?"));
-            double t = num(b, "/real_time"_json_pointer);
-            std::string unit = b.value("time_unit", "ns");
-            double us = unit == "ns" ? t / 1000 : unit == "us" ? t : unit == "ms" ? t * 1000 : t * 1e6;
+            const double us = us_of(b);
             if (!best.count(name) || us < best[name]) best[name] = us;
         }
         for (auto& [name, us] : best)

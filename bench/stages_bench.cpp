@@ -124,7 +124,8 @@ bench_context* ctx = nullptr;
 // The intake pipeline's stages for one message on one worker thread, in the order intake::pipeline::process
 // runs them for a route with a mapping and a signer: hardened parse → route's check (type, XSD draft, keys,
 // rules) → run_route (XSLT; the output's own check is left to the as-sent check, as the pipeline does for
-// outputs it signs) → sign_document_into on the output (its result tree, which enrich-ceb.xsl's bytes hold exactly) → the signed document checked as sent
+// outputs it signs) → sign_document_into on the output (its result tree, which its bytes hold exactly)
+// → the signed document checked as sent
 // (pipeline::sign_for_route: one parse of the output, which the signature is added to, serves the signer and
 // the as-sent rules; the schema reads the signed bytes). Returns the signed output.
 std::string in_process_route(const bench_context& c, const std::string& bytes, const sign::identity& id) {
@@ -143,9 +144,7 @@ std::string in_process_route(const bench_context& c, const std::string& bytes, c
     if (!res || res->outputs.size() != 1) die("route: mapping: " + (res ? std::string("not one output") : res.err().message));
     auto& out = res->outputs.front();
     // As the pipeline does: the mapping's own tree when its bytes hold it exactly, else the bytes parsed.
-    std::optional<xml::document> adopted;
-    if (out.tree) adopted = xml::adopt(std::move(out.tree), out.bytes.size(), c.limits);
-    auto tree = adopted ? result<xml::document>(std::move(*adopted)) : xml::parse(out.bytes, c.limits, out.type);
+    auto tree = xml::adopt_or_parse(std::move(out.tree), out.bytes, c.limits, out.type);
     if (!tree) die("route: output parse: " + tree.err().message);
     auto signed_bytes = sign::sign_document_into(id, out.bytes, *tree, c.where);
     if (!signed_bytes) die("route: sign: " + signed_bytes.err().message);

@@ -529,9 +529,7 @@ result<std::optional<std::string>> pipeline::sign_for_route(const config::route&
     // One tree serves both: the signer canonicalises it and adds its ds:Signature to it, and the as-sent
     // rules below read it (the schema check still reads the signed bytes themselves). The mapping's own
     // result tree when the bytes hold it exactly and it keeps within the limits, else the bytes parsed.
-    std::optional<xml::document> adopted;
-    if (tree) adopted = xml::adopt(std::move(tree), bytes.size(), cfg_.server.xml);
-    auto parsed = adopted ? result<xml::document>(std::move(*adopted)) : xml::parse(bytes, cfg_.server.xml, type);
+    auto parsed = xml::adopt_or_parse(std::move(tree), bytes, cfg_.server.xml, type);
     result<std::string> signed_bytes = parsed ? sign::sign_document_into(*it->second, bytes, *parsed, where)
                                               : result<std::string>(parsed.err());
     stage_sign_->observe(seconds_since(t0));

@@ -94,10 +94,10 @@ result<route_result> run_route(const validation::knowledge& k, const library& li
                 const std::string name = fmt::format("{}#{}", m.stylesheet, n);
                 // The result tree the bytes hold exactly, when it can be taken, instead of parsing them again; a
                 // rule broken is checked again from the bytes, so that its problems carry the lines of the bytes.
-                std::optional<xml::document> adopted;
-                if (o.tree) adopted = xml::adopt(std::move(o.tree), o.bytes.size(), lim);
-                auto rep = adopted ? validation::check_parsed(k, *adopted, o.bytes, vo, lim, name) : validation::check(k, o.bytes, vo, lim, name);
-                if (rep && !rep->valid() && rep->code == errc::rule_violated && adopted) rep = validation::check(k, o.bytes, vo, lim, name);
+                auto doc = xml::adopt_or_parse(std::move(o.tree), o.bytes, lim, name);
+                // (Bytes that do not parse are rare: check() parses them again to report it as the other checks do.)
+                auto rep = doc ? validation::check_parsed(k, *doc, o.bytes, vo, lim, name) : validation::check(k, o.bytes, vo, lim, name);
+                if (rep && !rep->valid() && rep->code == errc::rule_violated) rep = validation::check(k, o.bytes, vo, lim, name);
                 if (!rep) return rep.err();
                 if (!rep->valid()) {
                     std::vector<problem> ps;

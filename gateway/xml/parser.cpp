@@ -575,11 +575,6 @@ std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const l
     if (root == nullptr) return std::nullopt;
     std::size_t elements = 0;
     int depth = 0, deepest = 0;
-    // One element at the top, and only comments and processing instructions around it.
-    int tops = 0;
-    for (xmlNode* n = doc->children; n != nullptr; n = n->next)
-        if (n->type == XML_ELEMENT_NODE) ++tops;
-    if (tops != 1) return std::nullopt;
     // What the serialiser writes as it is and a parse reads back otherwise: a CR in a CDATA section, a
     // comment or a processing instruction (read as LF); whitespace leading a PI's data (dropped); a PI's
     // "?>", a comment's "--" (malformed).
@@ -599,6 +594,7 @@ std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const l
             return false;
         }
     };
+    // One element at the top (the root), and only comments and processing instructions around it.
     for (xmlNode* n = doc->children; n != nullptr; n = n->next)
         if (n != root && !written_back(n)) return std::nullopt;
     xmlNode* n = root;
@@ -653,6 +649,12 @@ std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const l
             n = n->parent;
         }
     }
+}
+
+result<document> adopt_or_parse(doc_ptr tree, std::string_view bytes, const limits& lim, std::string_view name) {
+    if (tree)
+        if (auto adopted = adopt(std::move(tree), bytes.size(), lim)) return std::move(*adopted);
+    return parse(bytes, lim, name);
 }
 
 std::string qualified_root(const document& d) {

@@ -53,6 +53,10 @@ result<document> parse(std::string_view bytes, const limits& lim, std::string_vi
 // the precise error if there is one.
 std::optional<document> adopt(doc_ptr tree, std::size_t serialised_size, const limits& lim);
 
+// `tree` adopted when it can be (it may be null), else `bytes` (its serialisation) parsed. The nodes of an
+// adopted tree carry the lines of wherever they were made, not of `bytes`: reparse `bytes` to report lines.
+result<document> adopt_or_parse(doc_ptr tree, std::string_view bytes, const limits& lim, std::string_view name = "document");
+
 // "{ns}local" or "local" — the key routes match on.
 std::string qualified_root(const document& d);
 
